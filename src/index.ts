@@ -1,0 +1,16 @@
+// The public API for plugin authors. Listed one by one (Hono's src/index.ts):
+// anything not exported here is internal and may change.
+
+export { definePlugin, DeliveryError, parseRetryAfter } from './plugin.js';
+export type {
+  ActionPlugin,
+  ActionInput,
+  ActionResult,
+  ActionRunner,
+  CreateContext,
+  DeliveryErrorOptions,
+  JsonSchema,
+  JsonValue,
+  PluginLogger,
+} from './plugin.js';
+export type { RelayEvent, Headers, TemplateContext } from './event.js';

@@ -1,0 +1,137 @@
+// The public contract between Relay and an action plugin. Built-in actions in
+// plugins/ use nothing but this file (through src/index.ts), so a custom
+// plugin can do anything a built-in can.
+
+import type { RelayEvent } from './event.js';
+
+/** A JSON value, as found in YAML config after parsing. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * A JSON Schema (draft-07, as ajv reads it). Keep `description`, `default`
+ * and `examples` on every property: `relay schema` and the docs are built
+ * from them.
+ */
+export interface JsonSchema {
+  [keyword: string]: JsonValue | JsonSchema | JsonSchema[] | undefined;
+}
+
+/** The logger handed to plugins: pino-compatible, with the delivery's ids bound. */
+export interface PluginLogger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+/** Handed to `create` once per configured action, when the config loads. */
+export interface CreateContext {
+  /** The action's name in the config (`actions.<name>` or `<rule>#<index>`). */
+  name: string;
+  logger: PluginLogger;
+}
+
+/** Handed to the runner for each attempt of each delivery. */
+export interface ActionInput<Options> {
+  /** The options with every field named in `templates` rendered for this event. */
+  options: Options;
+  /** The event (the first of the batch when batched). */
+  event: RelayEvent;
+  /** Every event of a batched delivery, oldest first; absent when not batched. */
+  batch?: RelayEvent[];
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Aborted when the action's timeout passes or Relay shuts down: pass it to I/O. */
+  signal: AbortSignal;
+  logger: PluginLogger;
+}
+
+/** What a successful attempt reports; recorded with the attempt. */
+export interface ActionResult {
+  /** The destination's status code, when it has one (HTTP). */
+  status?: number;
+  /** A short note for `relay events show`, e.g. a message id. */
+  info?: string;
+}
+
+export type ActionRunner<Options> = (input: ActionInput<Options>) => Promise<ActionResult | void>;
+
+/**
+ * An action plugin: a name, an option schema and a factory (Probot's "a
+ * function plus a little metadata"; Redpanda Connect's one spec per plugin).
+ */
+export interface ActionPlugin<Options = Record<string, unknown>> {
+  /** What rules write after `use:`; lower-case, e.g. `slack`. */
+  name: string;
+  /** One line for docs and `relay schema`. */
+  description: string;
+  /** JSON Schema of the options under `with:`. Validated by ajv at load. */
+  options: JsonSchema;
+  /**
+   * Top-level option names whose values are Liquid templates, rendered per
+   * event (strings inside objects and arrays too). Templates are parsed at
+   * load, so a broken one is a config error with its line.
+   */
+  templates?: ReadonlyArray<keyof Options & string>;
+  /**
+   * The circuit-breaker key: deliveries to one target share one breaker.
+   * Defaults to the action's name. `forward` uses the URL's origin.
+   */
+  target?: (options: Options) => string;
+  /** Builds the runner once per configured action. Throw to reject the config. */
+  create(options: Options, ctx: CreateContext): ActionRunner<Options> | Promise<ActionRunner<Options>>;
+}
+
+/** Identity helper that gives plugin authors type inference and checking. */
+export function definePlugin<Options>(plugin: ActionPlugin<Options>): ActionPlugin<Options> {
+  return plugin;
+}
+
+export interface DeliveryErrorOptions {
+  /** Worth trying again later? Network errors and 5xx are; a 400 is not. */
+  retryable: boolean;
+  status?: number;
+  /** The destination asked to wait this long (Retry-After). */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+/**
+ * Thrown by a runner to say how it failed. Any other error thrown is treated
+ * as retryable (it is usually the network), like Alertmanager's Retrier.
+ */
+export class DeliveryError extends Error {
+  readonly code = 'RELAY_ERR_DELIVERY' as const;
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: DeliveryErrorOptions) {
+    super(message, { cause: options.cause });
+    this.name = 'DeliveryError';
+    this.retryable = options.retryable;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  /** Classifies an HTTP answer: 408, 429 and 5xx are retryable, other 4xx are not. */
+  static fromStatus(status: number, body?: string, retryAfter?: string | null): DeliveryError {
+    const retryable = status === 408 || status === 429 || status >= 500;
+    const snippet = body ? `: ${body.slice(0, 200)}` : '';
+    return new DeliveryError(`HTTP ${status}${snippet}`, {
+      retryable,
+      status,
+      retryAfterMs: parseRetryAfter(retryAfter ?? undefined),
+    });
+  }
+}
+
+/** Reads `Retry-After` as seconds or as an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
