@@ -13,7 +13,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
  * from them.
  */
 export interface JsonSchema {
-  [keyword: string]: JsonValue | JsonSchema | JsonSchema[] | undefined;
+  [keyword: string]: unknown;
 }
 
 /** The logger handed to plugins: pino-compatible, with the delivery's ids bound. */

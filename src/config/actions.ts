@@ -1,0 +1,221 @@
+// Turns `actions:` and each rule's `actions:` into runnable actions: resolves
+// `use`, merges per-rule overrides, validates options against the plugin's
+// schema, parses templates and builds each runner once.
+
+import type { ConfigIssue } from '../errors.js';
+import type { PluginLogger, JsonValue } from '../plugin.js';
+import { templateContext, type RelayEvent, type TemplateContext } from '../event.js';
+import type { ActionCatalog, DeliveryPolicy, ResolvedAction } from '../deliver/types.js';
+import type { PlannedDelivery } from '../queue/store.js';
+import { compileTemplates } from '../match/template.js';
+import type { AnyPlugin } from './plugins.js';
+import type { ActionConfig, RawConfig } from './types.js';
+import { validateWith } from './validate.js';
+import { toMs } from './units.js';
+
+type Path = (string | number)[];
+type Render = (ctx: TemplateContext) => Record<string, unknown>;
+
+export interface CompiledAction extends ResolvedAction {
+  enabled: boolean;
+  batch?: { windowMs: number; max: number };
+  /** The options as configured, templates not yet rendered (for `relay test`). */
+  options: Record<string, unknown>;
+  render(events: RelayEvent[]): Record<string, unknown>;
+}
+
+export interface CompiledActions {
+  catalog: ActionCatalog;
+  /** Actions of each rule, in order. */
+  byRule: Map<string, CompiledAction[]>;
+  plan(rules: ReadonlyArray<{ name: string }>): PlannedDelivery[];
+  issues: ConfigIssue[];
+}
+
+export async function compileActions(
+  config: RawConfig,
+  plugins: ReadonlyMap<string, AnyPlugin>,
+  logger: PluginLogger,
+): Promise<CompiledActions> {
+  const issues: ConfigIssue[] = [];
+  const declared = config.actions ?? {};
+  const known = () => [...plugins.keys(), ...Object.keys(declared)].join(', ');
+
+  for (const name of Object.keys(declared)) {
+    if (plugins.has(name)) issues.push({ path: ['actions', name], message: `"${name}" is a plugin name; pick another name for this action` });
+    const use = declared[name]!.use;
+    if (!plugins.has(use)) issues.push({ path: ['actions', name, 'use'], message: `unknown plugin "${use}" (known: ${[...plugins.keys()].join(', ')})` });
+  }
+
+  // Built once per declared action and reused by every rule that uses it unchanged.
+  const shared = new Map<string, Promise<CompiledAction | undefined>>();
+  const byRule = new Map<string, CompiledAction[]>();
+  const index = new Map<string, CompiledAction>();
+
+  for (const [r, rule] of config.rules.entries()) {
+    const list: CompiledAction[] = [];
+    for (const [a, item] of rule.actions.entries()) {
+      const at: Path = ['rules', r, 'actions', a];
+      const base = declared[item.use];
+      let compiled: CompiledAction | undefined;
+      if (base && plugins.has(base.use)) {
+        const key = item.name ?? item.use;
+        const plain = !item.with && !item.retry && !item.timeout && !item.concurrency && !item.batch && item.enabled === undefined;
+        if (plain) {
+          let pending = shared.get(item.use);
+          if (!pending) {
+            pending = build(['actions', item.use], base, rule.name, key, plugins.get(base.use)!, config, issues, logger);
+            shared.set(item.use, pending);
+          }
+          const built = await pending;
+          compiled = built && { ...built, rule: rule.name, action: key };
+        } else {
+          const merged: ActionConfig = { ...base, ...item, use: base.use, with: { ...base.with, ...item.with } };
+          compiled = await build(at, merged, rule.name, key, plugins.get(base.use)!, config, issues, logger);
+        }
+      } else if (plugins.has(item.use)) {
+        compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, logger);
+      } else if (!base) {
+        issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}" (known: ${known()})` });
+      }
+      if (!compiled) continue;
+      if (index.has(`${rule.name}\0${compiled.action}`)) {
+        issues.push({ path: [...at, 'name'], message: `rule "${rule.name}" already has an action named "${compiled.action}"; give this one a \`name\`` });
+        continue;
+      }
+      index.set(`${rule.name}\0${compiled.action}`, compiled);
+      list.push(compiled);
+    }
+    byRule.set(rule.name, list);
+  }
+
+  return {
+    issues,
+    byRule,
+    catalog: { get: (rule, action) => index.get(`${rule}\0${action}`) },
+    plan(rules) {
+      const out: PlannedDelivery[] = [];
+      for (const rule of rules) {
+        for (const action of byRule.get(rule.name) ?? []) {
+          if (!action.enabled) continue;
+          out.push({
+            rule: rule.name,
+            action: action.action,
+            target: action.target,
+            ...(action.batch && {
+              batch: { key: `${rule.name}\0${action.action}`, windowMs: action.batch.windowMs, max: action.batch.max },
+            }),
+          });
+        }
+      }
+      return out;
+    },
+  };
+}
+
+async function build(
+  at: Path,
+  cfg: ActionConfig,
+  rule: string,
+  key: string,
+  plugin: AnyPlugin,
+  config: RawConfig,
+  issues: ConfigIssue[],
+  logger: PluginLogger,
+): Promise<CompiledAction | undefined> {
+  const options = structuredClone(cfg.with ?? {}) as Record<string, unknown>;
+  const optionIssues = validateWith(plugin.options, options, [...at, 'with']);
+  if (optionIssues.length) {
+    issues.push(...optionIssues);
+    return undefined;
+  }
+  let render: Render;
+  let renderBatch: Render | undefined;
+  try {
+    render = compileOptions(plugin, options, [...at, 'with']);
+    if (cfg.batch?.with) {
+      const batchOptions = { ...options, ...cfg.batch.with };
+      issues.push(...validateWith(plugin.options, batchOptions, [...at, 'batch', 'with']));
+      renderBatch = compileOptions(plugin, batchOptions, [...at, 'batch', 'with']);
+    }
+  } catch (err) {
+    issues.push(...issuesOf(err, at));
+    return undefined;
+  }
+
+  const enabled = cfg.enabled !== false;
+  let runner: Awaited<ReturnType<AnyPlugin['create']>> | undefined;
+  if (enabled) {
+    try {
+      runner = await plugin.create(options, { name: key, logger });
+    } catch (err) {
+      issues.push({ path: [...at, 'with'], message: `${plugin.name} rejected its options: ${(err as Error).message}` });
+      return undefined;
+    }
+  }
+
+  const retry = { ...config.delivery.retry, ...cfg.retry };
+  const policy: DeliveryPolicy = {
+    retry: {
+      attempts: retry.attempts ?? 8,
+      initialDelayMs: toMs(retry.initialDelay ?? '1s'),
+      maxDelayMs: toMs(retry.maxDelay ?? '10m'),
+    },
+    timeoutMs: toMs(cfg.timeout ?? config.delivery.timeout),
+    concurrency: cfg.concurrency ?? config.delivery.concurrency,
+  };
+  let target = `${plugin.name}:${key}`;
+  try {
+    target = plugin.target?.(options) ?? target;
+  } catch {
+    // A target derived from a template that is not a URL yet keeps the default key.
+  }
+
+  const renderFor = (events: RelayEvent[]): Record<string, unknown> => {
+    const first = events[0]!;
+    if (!cfg.batch) return render(templateContext(first));
+    const ctx = { ...templateContext(first), events: events.map(templateContext) };
+    return (renderBatch ?? render)(ctx);
+  };
+
+  return {
+    rule,
+    action: key,
+    plugin: plugin.name,
+    target,
+    policy,
+    enabled,
+    options,
+    ...(cfg.batch && { batch: { windowMs: toMs(cfg.batch.window), max: cfg.batch.max ?? 50 } }),
+    render: renderFor,
+    async execute({ events, attempt, signal, logger: log }) {
+      if (!runner) throw new Error(`action ${key} is disabled`);
+      return runner({
+        options: renderFor(events),
+        event: events[0]!,
+        ...(cfg.batch && { batch: events }),
+        attempt,
+        signal,
+        logger: log,
+      });
+    },
+  };
+}
+
+/** Compiles the templated fields once; the rest of the options pass through untouched. */
+function compileOptions(plugin: AnyPlugin, options: Record<string, unknown>, at: Path): Render {
+  const fields = (plugin.templates ?? []).filter((f) => options[f] !== undefined);
+  const compiled = fields.map((f) => [f, compileTemplates(options[f] as JsonValue, [...at, f])] as const);
+  if (!compiled.length) return () => options;
+  return (ctx) => {
+    const out: Record<string, unknown> = { ...options };
+    for (const [field, fn] of compiled) out[field] = fn(ctx);
+    return out;
+  };
+}
+
+function issuesOf(err: unknown, at: Path): ConfigIssue[] {
+  const withIssues = err as { issues?: ConfigIssue[] };
+  if (Array.isArray(withIssues.issues)) return withIssues.issues;
+  return [{ path: at, message: (err as Error).message }];
+}

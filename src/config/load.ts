@@ -1,0 +1,175 @@
+// Reads relay.config.yaml into a running configuration, or fails with every
+// problem found, each placed at its file:line:col. Nothing starts until this
+// has succeeded, and a reload swaps in only a config that loaded whole.
+
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { ConfigError, RelayError, type ConfigIssue } from '../errors.js';
+import type { JsonSchema, PluginLogger } from '../plugin.js';
+import { schemes } from '../verify/index.js';
+import { RuleSet } from '../match/rules.js';
+import { compileSource, type CompiledSource } from '../ingest/source.js';
+import { compileActions, type CompiledActions } from './actions.js';
+import { interpolateTree } from './env.js';
+import { placeIssues } from './locate.js';
+import { loadPlugins, type AnyPlugin } from './plugins.js';
+import { buildConfigSchema } from './schema.js';
+import { toBytes, toMs } from './units.js';
+import { createAjv, validateWith } from './validate.js';
+import type { RawConfig } from './types.js';
+
+export interface LoadedConfig {
+  file: string;
+  /** SHA-256 of the file's bytes: which config is active. */
+  hash: string;
+  loadedAt: number;
+  raw: RawConfig;
+  server: {
+    host: string;
+    port: number;
+    bodyLimit: number;
+    trustProxy: boolean;
+    maxBacklog: number;
+    shutdownGraceMs: number;
+    tls?: { cert: string; key: string };
+  };
+  storage: { driver: 'sqlite'; path: string; sync: 'normal' | 'full' } | { driver: 'postgres'; url: string };
+  retentionMs: number;
+  delivery: { concurrency: number };
+  logLevel: string;
+  /** By URL path. */
+  sources: Map<string, CompiledSource>;
+  rules: RuleSet;
+  actions: CompiledActions;
+  plugins: ReadonlyMap<string, AnyPlugin>;
+  /** Files to watch for reload: the config and its custom plugins. */
+  files: string[];
+  warnings: ConfigIssue[];
+  schema: JsonSchema;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  logger?: PluginLogger;
+}
+
+const quiet: PluginLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export async function loadConfig(path: string, options: LoadOptions = {}): Promise<LoadedConfig> {
+  const env = options.env ?? process.env;
+  const file = resolve(path);
+  const dir = dirname(file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new RelayError('RELAY_ERR_CONFIG_READ', `cannot read ${path}: ${(err as Error).message}`);
+  }
+
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const fail = (issues: ConfigIssue[]): never => {
+    throw new ConfigError(placeIssues(issues, path, doc, lines));
+  };
+  if (doc.errors.length) {
+    // After the first syntax error the parser's later complaints are mostly echoes of it.
+    fail(
+      doc.errors.slice(0, 1).map((e) => ({
+        path: [],
+        message: e.message.split('\n')[0] ?? e.message,
+        file: path,
+        ...lines.linePos(e.pos[0]),
+      })),
+    );
+  }
+
+  const { value, issues } = interpolateTree(doc.toJS() ?? {}, env);
+  const raw = value as RawConfig;
+  const loaded = await loadPlugins(Array.isArray(raw.plugins) ? raw.plugins : [], dir);
+  issues.push(...loaded.issues);
+  const schema = buildConfigSchema(schemes, loaded.plugins);
+  // The whole-document pass checks structure; plugin options are checked per
+  // action after `use` is resolved, where per-rule overrides are merged.
+  issues.push(...validateWith(structural(schema), raw, [], createAjv()));
+  if (issues.length) fail(issues);
+
+  const sources = new Map<string, CompiledSource>();
+  for (const [name, cfg] of Object.entries(raw.sources)) {
+    const source = compileSource(name, cfg, schemes, dir, issues);
+    if (!source) continue;
+    if (sources.has(source.path)) {
+      issues.push({ path: ['sources', name, 'path'], message: `path ${source.path} is already used by source "${sources.get(source.path)!.name}"` });
+    }
+    sources.set(source.path, source);
+  }
+  for (const [r, rule] of raw.rules.entries()) {
+    for (const s of [rule.source ?? []].flat()) {
+      if (!raw.sources[s]) issues.push({ path: ['rules', r, 'source'], message: `unknown source "${s}" (known: ${Object.keys(raw.sources).join(', ')})` });
+    }
+  }
+
+  let rules: RuleSet | undefined;
+  try {
+    rules = new RuleSet(raw.rules, ['rules']);
+  } catch (err) {
+    if (err instanceof ConfigError) issues.push(...err.issues);
+    else throw err;
+  }
+  const actions = await compileActions(raw, loaded.plugins, options.logger ?? quiet);
+  issues.push(...actions.issues);
+
+  const errors = issues.filter((i) => i.severity !== 'warning');
+  if (errors.length || !rules) fail(errors);
+
+  const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : raw.server.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail([{ path: ['server', 'port'], message: `PORT=${env.PORT} is not a port number` }]);
+
+  return {
+    file,
+    hash: createHash('sha256').update(text).digest('hex'),
+    loadedAt: Date.now(),
+    raw,
+    server: {
+      host: raw.server.host,
+      port,
+      bodyLimit: toBytes(raw.server.bodyLimit),
+      trustProxy: raw.server.trustProxy,
+      maxBacklog: raw.server.maxBacklog,
+      shutdownGraceMs: toMs(raw.server.shutdownGrace),
+      ...(raw.server.tls && { tls: { cert: resolve(dir, raw.server.tls.cert), key: resolve(dir, raw.server.tls.key) } }),
+    },
+    storage:
+      raw.storage.driver === 'postgres'
+        ? { driver: 'postgres', url: raw.storage.url ?? '' }
+        : { driver: 'sqlite', path: resolve(dir, raw.storage.path), sync: raw.storage.sync },
+    retentionMs: toMs(raw.storage.retention),
+    delivery: { concurrency: raw.delivery.concurrency },
+    logLevel: raw.log.level,
+    sources,
+    rules: rules!,
+    actions,
+    plugins: loaded.plugins,
+    files: [file, ...loaded.files],
+    warnings: issues.filter((i) => i.severity === 'warning').map((w) => placeIssues([w], path, doc, lines)[0]!),
+    schema,
+  };
+}
+
+// The full schema folds plugin option schemas into `with:`; the structural
+// pass leaves those to compileActions so each error is reported once.
+function structural(schema: JsonSchema): JsonSchema {
+  const copy = structuredClone(schema);
+  const props = copy.properties as Record<string, JsonSchema>;
+  const actionsSchema = props.actions as JsonSchema;
+  const action = actionsSchema.additionalProperties as JsonSchema;
+  delete action.allOf;
+  const rules = props.rules as JsonSchema;
+  ((rules.items as JsonSchema).properties as Record<string, JsonSchema>).actions = {
+    type: 'array',
+    minItems: 1,
+    items: action,
+  };
+  return copy;
+}

@@ -1,0 +1,72 @@
+// The configuration as written in relay.config.yaml, after env interpolation
+// and schema validation (defaults filled in). See src/config/schema.ts.
+
+import type { ConditionConfig } from '../match/condition.js';
+
+export type Duration = number | string;
+export type IdSpec = string | { header: string } | { hash: true };
+
+export interface RetryConfig {
+  attempts?: number;
+  initialDelay?: Duration;
+  maxDelay?: Duration;
+}
+
+export interface ActionConfig {
+  use: string;
+  name?: string;
+  enabled?: boolean;
+  with?: Record<string, unknown>;
+  retry?: RetryConfig;
+  timeout?: Duration;
+  concurrency?: number;
+  batch?: { window: Duration; max?: number; with?: Record<string, unknown> };
+}
+
+export interface VerifyConfig {
+  scheme: string;
+  secret?: string;
+  secrets?: string[];
+  secretFile?: string;
+  [option: string]: unknown;
+}
+
+export interface SourceConfig {
+  path: string;
+  verify: VerifyConfig;
+  event?: { type?: IdSpec; id?: IdSpec };
+}
+
+export interface RuleConfigRaw {
+  name: string;
+  on: string | string[];
+  source?: string | string[];
+  when?: ConditionConfig | ConditionConfig[];
+  stop?: boolean;
+  actions: ActionConfig[];
+}
+
+export interface RawConfig {
+  server: {
+    host: string;
+    port: number;
+    bodyLimit: number | string;
+    trustProxy: boolean;
+    maxBacklog: number;
+    shutdownGrace: Duration;
+    tls?: { cert: string; key: string };
+  };
+  storage: {
+    driver: 'sqlite' | 'postgres';
+    path: string;
+    sync: 'normal' | 'full';
+    url?: string;
+    retention: Duration;
+  };
+  delivery: { concurrency: number; timeout: Duration; retry: RetryConfig };
+  log: { level: string };
+  plugins: string[];
+  sources: Record<string, SourceConfig>;
+  actions: Record<string, ActionConfig>;
+  rules: RuleConfigRaw[];
+}

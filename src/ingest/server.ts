@@ -1,0 +1,97 @@
+// The thin Koa layer: map the request onto the ingest pipeline and its
+// answer back onto HTTP. No provider or rule logic lives here.
+
+import { randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../config/load.js';
+import type { Store } from '../queue/store.js';
+import { BodyTooLarge, readRawBody } from './body.js';
+import { accepted, checkWebhook, route, type Answer } from './handle.js';
+
+export interface IngestDeps {
+  config(): LoadedConfig;
+  store: Store;
+  logger: Logger;
+  /** Called after a commit that queued deliveries, to wake the workers. */
+  onQueued(): void;
+  /** True while the backlog is over its bound: answer 503 with Retry-After. */
+  overloaded(): boolean;
+  /** True once shutdown began: answer 503. */
+  draining(): boolean;
+  /** Extra routes (health, metrics, admin) mounted before the catch-all. */
+  extra?: Koa.Middleware[];
+  observe?: (source: string, type: string, outcome: string) => void;
+}
+
+export function createApp(deps: IngestDeps): Koa {
+  const app = new Koa();
+  app.proxy = deps.config().server.trustProxy;
+  // Koa's default handler prints errors to stderr; ours are logged with context.
+  app.silent = true;
+
+  app.use(async (ctx, next) => {
+    const requestId = ctx.get('x-request-id') || randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.set('x-request-id', requestId);
+    try {
+      await next();
+    } catch (err) {
+      // Nothing a sender posts may produce a 500: an internal failure is
+      // temporary from the sender's point of view, and senders retry on 503.
+      deps.logger.error({ err, requestId, path: ctx.path }, 'request failed');
+      send(ctx, { status: 503, body: { error: 'temporarily unavailable' }, headers: { 'retry-after': '5' } });
+    }
+  });
+  for (const mw of deps.extra ?? []) app.use(mw);
+
+  app.use(async (ctx) => {
+    const config = deps.config();
+    const source = config.sources.get(ctx.path);
+    if (!source) return send(ctx, { status: 404, body: { error: 'no source at this path' } });
+    if (ctx.method !== 'POST') {
+      ctx.set('allow', 'POST');
+      return send(ctx, { status: 405, body: { error: 'method not allowed; use POST' } });
+    }
+    const log = deps.logger.child({ requestId: ctx.state.requestId as string, source: source.name });
+    if (deps.draining()) return send(ctx, { status: 503, body: { error: 'shutting down' }, headers: { 'retry-after': '5' } });
+
+    let rawBody: Buffer;
+    try {
+      rawBody = await readRawBody(ctx.req, config.server.bodyLimit);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return send(ctx, { status: 413, body: { error: err.message } });
+      return send(ctx, { status: 400, body: { error: 'could not read the body' } });
+    }
+
+    const checked = checkWebhook(source, { headers: ctx.req.headersDistinct as Record<string, string[]>, rawBody, now: Date.now() });
+    if (!checked.ok) {
+      if (checked.reason !== 'intercepted') {
+        log.warn({ status: checked.answer.status, reason: checked.answer.body.error }, 'event rejected');
+        deps.observe?.(source.name, '', `rejected:${checked.reason}`);
+      }
+      return send(ctx, checked.answer);
+    }
+    const { event } = checked;
+    if (deps.overloaded()) {
+      deps.observe?.(source.name, event.type, 'rejected:backlog');
+      return send(ctx, { status: 503, body: { error: 'backlog is full; retry later' }, headers: { 'retry-after': '30' } });
+    }
+    const { matched, deliveries } = route(event, config);
+    const outcome = await deps.store.ingest(
+      { id: event.id, source: event.source, type: event.type, receivedAt: event.receivedAt, headers: event.headers, rawBody, matched },
+      deliveries,
+    );
+    if (outcome.status === 'accepted' && deliveries.length) deps.onQueued();
+    deps.observe?.(source.name, event.type, outcome.status);
+    log.info({ eventId: event.id, type: event.type, matched, status: outcome.status, secretIndex: checked.secret }, 'event received');
+    return send(ctx, accepted(outcome));
+  });
+  return app;
+}
+
+function send(ctx: Koa.Context, answer: Answer): void {
+  ctx.status = answer.status;
+  for (const [k, v] of Object.entries(answer.headers ?? {})) ctx.set(k, v);
+  ctx.body = answer.body;
+}

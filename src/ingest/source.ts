@@ -1,0 +1,119 @@
+// A source: a URL path, a verifier, and where its events keep their type and id.
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { query } from 'jsonpath-rfc9535';
+import type { ConfigIssue } from '../errors.js';
+import type { Scheme, SchemeOptionsBase, Verifier, VerifyRequest } from '../verify/types.js';
+import type { IdSpec, SourceConfig } from '../config/types.js';
+
+export interface CompiledSource {
+  name: string;
+  path: string;
+  scheme: Scheme;
+  verifier: Verifier;
+  /** The scheme's options with secrets resolved (for `relay send`). */
+  options: SchemeOptionsBase;
+  typeOf(req: VerifyRequest, payload: unknown): string | undefined;
+  idOf(req: VerifyRequest, payload: unknown): string | undefined;
+  /** Human description of where the type is read, for error answers. */
+  typeFrom: string;
+}
+
+const SECRET_KEYS = new Set(['scheme', 'secret', 'secrets', 'secretFile']);
+
+export function compileSource(
+  name: string,
+  cfg: SourceConfig,
+  schemes: ReadonlyMap<string, Scheme>,
+  baseDir: string,
+  issues: ConfigIssue[],
+): CompiledSource | undefined {
+  const at = ['sources', name];
+  const scheme = schemes.get(cfg.verify.scheme);
+  if (!scheme) return undefined; // the schema already reported it
+
+  const secrets = [...(cfg.verify.secret !== undefined ? [cfg.verify.secret] : []), ...(cfg.verify.secrets ?? [])];
+  if (cfg.verify.secretFile) {
+    try {
+      const text = readFileSync(resolve(baseDir, cfg.verify.secretFile), 'utf8');
+      secrets.push(...text.split(/\r?\n/).map((s) => s.trim()));
+    } catch (err) {
+      issues.push({ path: [...at, 'verify', 'secretFile'], message: `cannot read secret file: ${(err as Error).message}` });
+    }
+  }
+  const usable = secrets.filter((s) => s.trim() !== '');
+  if (scheme.needsSecret && usable.length === 0) {
+    issues.push({
+      path: [...at, 'verify'],
+      message: `source "${name}" verifies with ${scheme.name} but has no secret; Relay will not accept unverified events (set secret, secrets or secretFile)`,
+    });
+    return undefined;
+  }
+  if (scheme.name === 'none') {
+    issues.push({ path: [...at, 'verify', 'scheme'], severity: 'warning', message: `source "${name}" accepts unsigned events from anyone` });
+  }
+
+  const options: SchemeOptionsBase & Record<string, unknown> = { secrets: usable };
+  for (const [key, value] of Object.entries(cfg.verify)) if (!SECRET_KEYS.has(key)) options[key] = value;
+
+  let verifier: Verifier;
+  try {
+    verifier = scheme.create(options);
+  } catch (err) {
+    issues.push({ path: [...at, 'verify'], message: (err as Error).message });
+    return undefined;
+  }
+
+  const typeSpec = cfg.event?.type ?? scheme.defaults?.typePath;
+  const idSpec = cfg.event?.id ?? scheme.defaults?.idPath;
+  // An explicit `event:` setting wins; otherwise the scheme's headers, then its default path.
+  const typeOf = pick(cfg.event?.type, (req, payload) => scheme.identify?.(req, payload).type, scheme.defaults?.typePath);
+  const idOf = pick(cfg.event?.id, (req, payload) => scheme.identify?.(req, payload).id, scheme.defaults?.idPath);
+
+  return {
+    name,
+    path: cfg.path,
+    scheme,
+    verifier,
+    options,
+    typeOf,
+    // Without an id anywhere, the body's hash still catches exact re-sends.
+    idOf: (req, payload) => idOf(req, payload) ?? sha256(req.rawBody),
+    typeFrom: typeof typeSpec === 'string' ? typeSpec : typeSpec && 'header' in typeSpec ? `header ${typeSpec.header}` : 'the scheme',
+  };
+}
+
+type Extract = (req: VerifyRequest, payload: unknown) => string | undefined;
+
+function pick(explicit: IdSpec | undefined, fromScheme: Extract, defaultPath: string | undefined): Extract {
+  if (explicit !== undefined) return extractor(explicit);
+  const fallback = defaultPath ? extractor(defaultPath) : () => undefined;
+  return (req, payload) => fromScheme(req, payload) ?? fallback(req, payload);
+}
+
+function extractor(spec: IdSpec): Extract {
+  if (typeof spec === 'string') return (_req, payload) => scalarAt(payload, spec);
+  if ('header' in spec) {
+    const name = spec.header.toLowerCase();
+    return (req) => req.headers[name]?.[0];
+  }
+  return (req) => sha256(req.rawBody);
+}
+
+function scalarAt(payload: unknown, path: string): string | undefined {
+  if (payload === null || typeof payload !== 'object') return undefined;
+  let nodes: unknown[];
+  try {
+    nodes = query(payload as never, path) as unknown[];
+  } catch {
+    return undefined;
+  }
+  const first = nodes[0];
+  return typeof first === 'string' || typeof first === 'number' ? String(first) : undefined;
+}
+
+function sha256(body: Buffer): string {
+  return `sha256:${createHash('sha256').update(body).digest('hex')}`;
+}

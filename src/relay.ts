@@ -1,0 +1,130 @@
+// A running Relay: the config, the store, the delivery workers and the HTTP
+// server, started and stopped in the right order.
+
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { loadConfig, type LoadedConfig } from './config/load.js';
+import { createLogger } from './log.js';
+import { openStore } from './queue/index.js';
+import type { Store } from './queue/store.js';
+import { Deliverer } from './deliver/worker.js';
+import { createApp } from './ingest/server.js';
+
+export interface StartOptions {
+  configPath: string;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+const BACKLOG_REFRESH_MS = 1000;
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
+export class Relay {
+  draining = false;
+  backlog = 0;
+  private timers: NodeJS.Timeout[] = [];
+
+  private constructor(
+    private config: LoadedConfig,
+    readonly store: Store,
+    readonly deliverer: Deliverer,
+    readonly server: Server,
+    readonly logger: Logger,
+  ) {}
+
+  static async start(options: StartOptions): Promise<Relay> {
+    const env = options.env ?? process.env;
+    const bootLogger = options.logger ?? createLogger({ level: env.RELAY_LOG_LEVEL });
+    const config = await loadConfig(options.configPath, { env, logger: bootLogger });
+    const logger = options.logger ?? createLogger({ level: env.RELAY_LOG_LEVEL ?? config.logLevel });
+    for (const w of config.warnings) logger.warn({ path: w.path, line: w.line }, w.message);
+
+    const store = await openStore(config.storage);
+    await store.migrate();
+
+    // The config is read through this getter so a reload can swap it atomically.
+    let relay: Relay | undefined;
+    const current = () => relay?.config ?? config;
+    const deliverer = new Deliverer({
+      store,
+      catalog: () => current().actions.catalog,
+      logger,
+      concurrency: config.delivery.concurrency,
+      workerId: `${hostname()}:${process.pid}`,
+    });
+    const app = createApp({
+      config: current,
+      store,
+      logger,
+      onQueued: () => {
+        relay!.backlog++;
+        deliverer.notify();
+      },
+      overloaded: () => (relay?.backlog ?? 0) >= current().server.maxBacklog,
+      draining: () => relay?.draining ?? false,
+    });
+    const tls = config.server.tls;
+    const server = tls
+      ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, app.callback())
+      : createHttpServer(app.callback());
+    relay = new Relay(config, store, deliverer, server, logger);
+
+    relay.backlog = await store.backlog();
+    relay.every(BACKLOG_REFRESH_MS, async () => {
+      relay!.backlog = await store.backlog();
+    });
+    relay.every(PRUNE_EVERY_MS, async () => {
+      const { events } = await store.prune(Date.now() - relay!.config.retentionMs);
+      if (events) logger.info({ events }, 'pruned old events');
+    });
+
+    deliverer.start();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.server.port, config.server.host, () => resolve());
+    });
+    logger.info({ url: relay.url, config: config.file, hash: config.hash.slice(0, 12), storage: config.storage.driver }, 'relay listening');
+    return relay;
+  }
+
+  get url(): string {
+    const addr = this.server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `${this.config.server.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+  }
+
+  get activeConfig(): LoadedConfig {
+    return this.config;
+  }
+
+  /** Graceful: refuse new events, let deliveries finish or put them back, close the store. */
+  async stop(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    for (const t of this.timers) clearInterval(t);
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    await this.deliverer.stop(this.config.server.shutdownGraceMs);
+    this.server.closeAllConnections();
+    await closed;
+    await this.store.close();
+    this.logger.info('relay stopped');
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      task()
+        .catch((err: unknown) => this.logger.error({ err }, 'background task failed'))
+        .finally(() => (running = false));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
