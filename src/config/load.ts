@@ -93,7 +93,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   // The whole-document pass checks structure; plugin options are checked per
   // action after `use` is resolved, where per-rule overrides are merged.
   issues.push(...validateWith(structural(schema), raw, [], createAjv()));
-  if (issues.length) fail(issues);
+  if (issues.length) fail([...issues, ...(await bestEffortActionIssues(raw, loaded.plugins, issues))]);
 
   const sources = new Map<string, CompiledSource>();
   for (const [name, cfg] of Object.entries(raw.sources)) {
@@ -155,6 +155,20 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     warnings: issues.filter((i) => i.severity === 'warning').map((w) => placeIssues([w], path, doc, lines)[0]!),
     schema,
   };
+}
+
+// With a structural error the config cannot be compiled, but an unknown
+// `use:` elsewhere is still worth reporting in the same pass.
+async function bestEffortActionIssues(raw: RawConfig, plugins: ReadonlyMap<string, AnyPlugin>, known: ConfigIssue[]): Promise<ConfigIssue[]> {
+  if (!Array.isArray(raw.rules) || raw.rules.some((r) => !r || !Array.isArray(r.actions))) return [];
+  try {
+    const declared = raw.actions && typeof raw.actions === 'object' ? raw.actions : {};
+    const { issues } = await compileActions({ ...raw, actions: declared, delivery: { concurrency: 1, timeout: '1s', retry: {} } }, plugins, quiet);
+    const seen = new Set(known.map((i) => i.path.join('.')));
+    return issues.filter((i) => i.message.startsWith('unknown action') && !seen.has(i.path.join('.')));
+  } catch {
+    return [];
+  }
 }
 
 // The full schema folds plugin option schemas into `with:`; the structural
