@@ -1,0 +1,267 @@
+// `forward`: re-sends the event over HTTP. By default the exact bytes and
+// content type that came in, so the target sees what the provider sent
+// (minus the provider's signature, which would no longer be Relay's to vouch
+// for), optionally re-signed with Relay's own HMAC.
+
+import { createHmac } from 'node:crypto';
+import { Agent, request } from 'undici';
+import { definePlugin, DeliveryError, type JsonSchema, type RelayEvent } from '../../src/index.js';
+
+export interface ForwardSign {
+  secret: string;
+  header: string;
+  algorithm: 'sha256' | 'sha512';
+  encoding: 'hex' | 'base64';
+}
+
+export interface ForwardOptions {
+  url: string;
+  method: 'POST' | 'PUT' | 'PATCH';
+  headers?: Record<string, string>;
+  body?: string;
+  forwardHeaders: boolean;
+  timeout: number;
+  connections: number;
+  sign?: ForwardSign;
+}
+
+/**
+ * Incoming headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), those undici
+ * computes itself, credentials meant for Relay, and the signatures of the
+ * providers Relay verifies (they would not match a re-signed or re-bodied request).
+ */
+export const DROPPED_HEADERS: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect',
+  'authorization', 'cookie',
+  'x-hub-signature', 'x-hub-signature-256', // GitHub, Gitea, Bitbucket
+  'stripe-signature',
+  'x-slack-signature', 'x-slack-request-timestamp',
+  'x-shopify-hmac-sha256',
+  'x-archivus-signature',
+  'x-signature', // the generic `hmac` scheme's default
+  'webhook-signature', 'webhook-timestamp', // Standard Webhooks
+  'svix-signature', 'svix-timestamp',
+  'x-gitlab-token',
+  'x-twilio-signature',
+  'x-signature-ed25519', 'x-signature-timestamp', // Discord interactions
+  'x-relay-signature', // a previous Relay hop
+]);
+
+const headerMap: JsonSchema = {
+  type: 'object',
+  additionalProperties: { type: 'string' },
+};
+
+const options: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: {
+      type: 'string',
+      minLength: 1,
+      description: 'Target URL (Liquid template). Its origin is the circuit-breaker key; redirects are not followed.',
+      examples: ['https://ci.example.com/hooks/documents', 'https://api.example.com/tenants/{{ payload.tenant }}/events'],
+    },
+    method: {
+      type: 'string',
+      enum: ['POST', 'PUT', 'PATCH'],
+      default: 'POST',
+      description: 'HTTP method.',
+      examples: ['POST', 'PUT'],
+    },
+    headers: {
+      ...headerMap,
+      description: 'Headers to add or override (values are Liquid templates; names are case-insensitive).',
+      examples: [{ authorization: 'Bearer ${CI_TOKEN}', 'x-document-id': '{{ payload.data.document.id }}' }],
+    },
+    body: {
+      type: 'string',
+      description:
+        'Body (Liquid template), sent as application/json unless `headers` sets content-type. ' +
+        'When absent: the original bytes and content type, or for a batch a JSON array of the payloads.',
+      examples: ['{"text": "{{ event.type }} for {{ payload.data.document.filename }}"}'],
+    },
+    forwardHeaders: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Pass the original request headers on, except hop-by-hop, host, content-length, credentials and provider signature headers. Ignored for batches.',
+      examples: [true, false],
+    },
+    timeout: {
+      type: 'integer',
+      minimum: 1,
+      default: 10000,
+      description: 'Milliseconds for the whole request, response body included (the action timeout applies too).',
+      examples: [10000, 30000],
+    },
+    connections: {
+      type: 'integer',
+      minimum: 1,
+      default: 32,
+      description: 'Most keep-alive connections open to one origin.',
+      examples: [32, 128],
+    },
+    sign: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['secret'],
+      description: 'Sign the bytes sent with HMAC; the header value is `<algorithm>=<digest>`.',
+      examples: [{ secret: '${FORWARD_SECRET}', header: 'x-relay-signature', algorithm: 'sha256', encoding: 'hex' }],
+      properties: {
+        secret: { type: 'string', minLength: 1, description: 'HMAC key.', examples: ['${FORWARD_SECRET}'] },
+        header: {
+          type: 'string',
+          minLength: 1,
+          default: 'x-relay-signature',
+          description: 'Header carrying the signature.',
+          examples: ['x-relay-signature', 'x-hub-signature-256'],
+        },
+        algorithm: {
+          type: 'string',
+          enum: ['sha256', 'sha512'],
+          default: 'sha256',
+          description: 'HMAC hash.',
+          examples: ['sha256'],
+        },
+        encoding: {
+          type: 'string',
+          enum: ['hex', 'base64'],
+          default: 'hex',
+          description: 'Encoding of the digest.',
+          examples: ['hex', 'base64'],
+        },
+      },
+    },
+  },
+};
+
+interface Outgoing {
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+function build(o: ForwardOptions, event: RelayEvent, batch: RelayEvent[] | undefined): Outgoing {
+  const headers: Record<string, string> = {};
+  if (o.forwardHeaders && !batch) {
+    for (const [name, value] of Object.entries(event.headers)) {
+      if (!DROPPED_HEADERS.has(name)) headers[name] = value;
+    }
+  }
+  let body: Buffer;
+  if (o.body !== undefined) {
+    body = Buffer.from(o.body);
+    headers['content-type'] = 'application/json';
+  } else if (batch) {
+    body = Buffer.from(JSON.stringify(batch.map((e) => e.payload)));
+    headers['content-type'] = 'application/json';
+  } else {
+    body = event.rawBody;
+    headers['content-type'] = event.headers['content-type'] ?? 'application/json';
+  }
+  headers['x-relay-event-id'] = event.id;
+  headers['x-relay-event-type'] = event.type;
+  headers['x-relay-source'] = event.source;
+  if (batch) headers['x-relay-batch-size'] = String(batch.length);
+  for (const [name, value] of Object.entries(o.headers ?? {})) headers[name.toLowerCase()] = value;
+  if (o.sign) {
+    const digest = createHmac(o.sign.algorithm, o.sign.secret).update(body).digest(o.sign.encoding);
+    headers[o.sign.header.toLowerCase()] = `${o.sign.algorithm}=${digest}`;
+  }
+  return { headers, body };
+}
+
+function parseUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new DeliveryError(`invalid URL: ${JSON.stringify(raw.slice(0, 200))}`, { retryable: false });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new DeliveryError(`unsupported URL scheme ${url.protocol}`, { retryable: false });
+  }
+  return url;
+}
+
+export const forward = definePlugin<ForwardOptions>({
+  name: 'forward',
+  description: 'Forwards the event over HTTP: the original bytes, or a templated body; optionally HMAC-signed.',
+  options,
+  templates: ['url', 'headers', 'body'],
+  target(o) {
+    // The url may be a template; a literal host still gives a stable origin.
+    try {
+      return new URL(o.url).origin;
+    } catch {
+      return o.url;
+    }
+  },
+  create(config) {
+    const agent = new Agent({
+      connections: config.connections,
+      keepAliveTimeout: 10_000,
+      connect: { timeout: Math.min(config.timeout, 10_000) },
+    });
+
+    return async ({ options: o, event, batch, signal }) => {
+      const url = parseUrl(o.url);
+      const { headers, body } = build(o, event, batch);
+      const limit = deadline(signal, o.timeout);
+      let status: number;
+      let text = '';
+      let retryAfter: string | undefined;
+      try {
+        const res = await request(url, { dispatcher: agent, method: o.method, headers, body, signal: limit.signal });
+        status = res.statusCode;
+        const ra = res.headers['retry-after'];
+        retryAfter = Array.isArray(ra) ? ra[0] : ra;
+        // Always drain: an unread body pins the keep-alive connection.
+        if (status >= 200 && status < 300) await res.body.dump();
+        else text = await res.body.text();
+      } catch (err) {
+        const why = limit.timedOut() ? `timed out after ${o.timeout}ms` : errorText(err);
+        // A header value a template made invalid fails the same way every time.
+        const retryable = (err as { code?: unknown }).code !== 'UND_ERR_INVALID_ARG';
+        throw new DeliveryError(`${url.origin}: ${why}`, { retryable, cause: err });
+      } finally {
+        limit.clear();
+      }
+      if (status < 200 || status >= 300) throw DeliveryError.fromStatus(status, text, retryAfter);
+      return { status };
+    };
+  },
+});
+
+// A cleared timer rather than AbortSignal.timeout: at high rates the latter
+// keeps one live timer per request for the full timeout.
+function deadline(outer: AbortSignal, ms: number) {
+  const ctl = new AbortController();
+  let fired = false;
+  const timer = setTimeout(() => {
+    fired = true;
+    ctl.abort(new DOMException(`timed out after ${ms}ms`, 'TimeoutError'));
+  }, ms);
+  const onAbort = () => ctl.abort(outer.reason);
+  if (outer.aborted) onAbort();
+  else outer.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ctl.signal,
+    timedOut: () => fired,
+    clear() {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+  const code = (err as { code?: unknown }).code;
+  return `${typeof code === 'string' ? `${code}: ` : ''}${err.message}${cause}`;
+}
+
+export default forward;
