@@ -154,7 +154,7 @@ describe('relay core end to end', () => {
       const body = JSON.stringify({ id: 'x1', data: {} });
       const res = await post('/webhooks/archivus', body, { 'x-archivus-signature': archivusSignature(body, SECRET) });
       expect(res.status).toBe(400);
-      expect((await res.json()).error).toMatch(/event type not found/);
+      expect(((await res.json()) as { error: string }).error).toMatch(/event type not found/);
     });
 
     it('413 for a body over the limit', async () => {
@@ -180,7 +180,7 @@ describe('relay core end to end', () => {
     it('survives hostile input without a 500 or a crash', async () => {
       const bodies = ['', '\u0000\u0001', '{"id":', '[]', 'null', '"string"', '{"type":{"a":1},"id":[1]}', '\xff\xfe'];
       for (const body of bodies) {
-        for (const headers of [
+        for (const headers of <Record<string, string>[]>[
           { 'x-archivus-signature': archivusSignature(body, SECRET) },
           { 'x-archivus-signature': 'sha256=zz' },
           { 'x-archivus-signature': 'x'.repeat(5000) },
