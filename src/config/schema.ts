@@ -6,6 +6,8 @@ import type { ActionPlugin, JsonSchema } from '../plugin.js';
 import type { Scheme } from '../verify/types.js';
 import { conditionSchema } from '../match/condition.js';
 import { durationSchema, sizeSchema } from './units.js';
+import { allowlistSchema } from '../ingest/allowlist.js';
+import { rateLimitSchema } from '../ingest/rate-limit.js';
 
 // Only `delivery.retry` carries defaults: an action's own `retry` overrides
 // just the keys it names, the rest come from `delivery.retry`.
@@ -177,6 +179,8 @@ export function buildConfigSchema(
               description: "Where the event's type and id are; defaults come from the scheme.",
               properties: { type: idSpecSchema, id: idSpecSchema },
             },
+            allowlist: allowlistSchema,
+            rateLimit: rateLimitSchema,
           },
         },
       },

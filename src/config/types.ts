@@ -2,6 +2,7 @@
 // and schema validation (defaults filled in). See src/config/schema.ts.
 
 import type { ConditionConfig } from '../match/condition.js';
+import type { RateLimitConfig } from '../ingest/rate-limit.js';
 
 export type Duration = number | string;
 export type IdSpec = string | { header: string } | { hash: true };
@@ -35,6 +36,8 @@ export interface SourceConfig {
   path: string;
   verify: VerifyConfig;
   event?: { type?: IdSpec; id?: IdSpec };
+  allowlist?: string[];
+  rateLimit?: RateLimitConfig;
 }
 
 export interface RuleConfigRaw {

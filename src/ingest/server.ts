@@ -8,6 +8,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Store } from '../queue/store.js';
 import { BodyTooLarge, readRawBody } from './body.js';
 import { accepted, checkWebhook, route, type Answer } from './handle.js';
+import { clientIp, guard } from './guard.js';
 
 export interface IngestDeps {
   config(): LoadedConfig;
@@ -55,6 +56,14 @@ export function createApp(deps: IngestDeps): Koa {
     }
     const log = deps.logger.child({ requestId: ctx.state.requestId as string, source: source.name });
     if (deps.draining()) return send(ctx, { status: 503, body: { error: 'shutting down' }, headers: { 'retry-after': '5' } });
+
+    const ip = clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], config.server.trustProxy);
+    const refusal = await guard(source, ip);
+    if (refusal) {
+      log.warn({ ip, status: refusal.status }, 'request refused');
+      deps.observe?.(source.name, '', refusal.status === 403 ? 'rejected:allowlist' : 'rejected:rate_limit');
+      return send(ctx, refusal);
+    }
 
     let rawBody: Buffer;
     try {

@@ -7,6 +7,9 @@ import { query } from 'jsonpath-rfc9535';
 import type { ConfigIssue } from '../errors.js';
 import type { Scheme, SchemeOptionsBase, Verifier, VerifyRequest } from '../verify/types.js';
 import type { IdSpec, SourceConfig } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import { compileAllowlist } from './allowlist.js';
+import { createRateLimit, type LimiterFactory, type RateLimit } from './rate-limit.js';
 
 export interface CompiledSource {
   name: string;
@@ -19,6 +22,9 @@ export interface CompiledSource {
   idOf(req: VerifyRequest, payload: unknown): string | undefined;
   /** Human description of where the type is read, for error answers. */
   typeFrom: string;
+  /** Inbound protection, checked before the body is read. */
+  allow?: (ip: string) => boolean;
+  limit?: RateLimit;
 }
 
 const SECRET_KEYS = new Set(['scheme', 'secret', 'secrets', 'secretFile']);
@@ -29,6 +35,7 @@ export function compileSource(
   schemes: ReadonlyMap<string, Scheme>,
   baseDir: string,
   issues: ConfigIssue[],
+  limiterFactory?: LimiterFactory,
 ): CompiledSource | undefined {
   const at = ['sources', name];
   const scheme = schemes.get(cfg.verify.scheme);
@@ -72,9 +79,22 @@ export function compileSource(
   const typeOf = pick(cfg.event?.type, (req, payload) => scheme.identify?.(req, payload).type, scheme.defaults?.typePath);
   const idOf = pick(cfg.event?.id, (req, payload) => scheme.identify?.(req, payload).id, scheme.defaults?.idPath);
 
+  let allow: ((ip: string) => boolean) | undefined;
+  let limit: RateLimit | undefined;
+  try {
+    if (cfg.allowlist) allow = compileAllowlist(cfg.allowlist, [...at, 'allowlist']);
+    if (cfg.rateLimit) limit = createRateLimit(cfg.rateLimit, [...at, 'rateLimit'], limiterFactory);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    issues.push(...err.issues);
+    return undefined;
+  }
+
   return {
     name,
     path: cfg.path,
+    ...(allow && { allow }),
+    ...(limit && { limit }),
     scheme,
     verifier,
     options,
