@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { serve } from './serve.js';
 import { validate } from './validate.js';
 import { testEvent } from './test-event.js';
+import { docs } from './docs.js';
 
 const program = new Command('relay')
   .description('Rules-driven webhook relay: verify, match, queue, deliver.')
@@ -35,6 +36,12 @@ program
   .action(async (file: string, opts: { config: string; source?: string; header: string[]; json?: boolean }) =>
     testEvent(file, opts),
   );
+
+program
+  .command('docs')
+  .description('print generated reference docs (docs/plugins.md comes from `relay docs plugins`)')
+  .argument('<topic>', 'plugins')
+  .action((topic: string) => docs(topic));
 
 await program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`relay: ${(err as Error).message}`);
