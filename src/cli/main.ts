@@ -6,6 +6,8 @@ import { serve } from './serve.js';
 import { validate } from './validate.js';
 import { testEvent } from './test-event.js';
 import { docs } from './docs.js';
+import { eventsCommand, showCommand, type EventsOptions } from './events.js';
+import { replayCommand, type ReplayOptions } from './replay.js';
 
 const program = new Command('relay')
   .description('Rules-driven webhook relay: verify, match, queue, deliver.')
@@ -36,6 +38,40 @@ program
   .action(async (file: string, opts: { config: string; source?: string; header: string[]; json?: boolean }) =>
     testEvent(file, opts),
   );
+
+const events = program
+  .command('events')
+  .description('recent events, newest first, and targets that keep failing')
+  .option(...configOption)
+  .option('--status <status>', 'pending, delivered, failed, dead or unmatched')
+  .option('-s, --source <name>', 'only events from this source')
+  .option('-t, --type <type>', 'only events of this type')
+  .option('--since <time>', 'received at or after: ISO time, or an age like 15m, 2h, 7d')
+  .option('--limit <n>', 'at most this many, 1 to 1000 (default 50)')
+  .option('--before <seq>', 'only events older than this seq: the next page')
+  .option('--json', 'print JSON')
+  .action(async (opts: EventsOptions) => eventsCommand(opts));
+
+events
+  .command('show')
+  .description('one event: payload, headers (secrets masked), matched rules, each delivery with all its attempts')
+  .argument('<id>', 'event id or seq')
+  .option('-c, --config <file>', 'configuration file (default: the one given to `events`, or relay.config.yaml)')
+  .option('--json', 'print JSON')
+  .action(async (id: string, opts: { config?: string; json?: boolean }) =>
+    showCommand(id, { config: opts.config ?? events.opts<EventsOptions>().config, json: opts.json }),
+  );
+
+program
+  .command('replay')
+  .description('make deliveries due now with a fresh attempt budget; criteria combine (AND)')
+  .argument('[ids...]', 'event ids or seqs: every delivery of those events')
+  .option(...configOption)
+  .option('--dead', 'only dead deliveries (every dead letter when no ids or --since)')
+  .option('--since <time>', 'only events received at or after: ISO time, or an age like 15m, 2h, 7d')
+  .option('--rule <name>', 'only deliveries of this rule')
+  .option('--json', 'print the summary as JSON')
+  .action(async (ids: string[], opts: ReplayOptions) => replayCommand(ids, opts));
 
 program
   .command('docs')
