@@ -29,6 +29,12 @@ export interface CreateContext {
   /** The action's name in the config (`actions.<name>` or `<rule>#<index>`). */
   name: string;
   logger: PluginLogger;
+  /**
+   * Registers clean-up (close a connection pool, a file) for when this
+   * runner is retired: after a config reload, once deliveries already running
+   * on it have had their timeout to finish, and at shutdown.
+   */
+  onClose(fn: () => void | Promise<void>): void;
 }
 
 /** Handed to the runner for each attempt of each delivery. */

@@ -8,6 +8,8 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { loadConfig, type LoadedConfig } from './config/load.js';
+import { watchFiles } from './config/watch.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
 import { createLogger } from './log.js';
 import { openStore } from './queue/index.js';
 import type { Store } from './queue/store.js';
@@ -18,7 +20,11 @@ export interface StartOptions {
   configPath: string;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** Reload when the config file or a plugin file changes (default true). */
+  watch?: boolean;
 }
+
+export type ReloadResult = { ok: true; hash: string; changed: boolean } | { ok: false; errors: ConfigIssue[] };
 
 const BACKLOG_REFRESH_MS = 1000;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -27,6 +33,9 @@ export class Relay {
   draining = false;
   backlog = 0;
   private timers: NodeJS.Timeout[] = [];
+  private unwatch: (() => void) | undefined;
+  private reloading: Promise<ReloadResult> | undefined;
+  private env: NodeJS.ProcessEnv = process.env;
 
   private constructor(
     private config: LoadedConfig,
@@ -72,6 +81,8 @@ export class Relay {
       ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, app.callback())
       : createHttpServer(app.callback());
     relay = new Relay(config, store, deliverer, server, logger);
+    relay.env = env;
+    if (options.watch !== false) relay.watch();
 
     relay.backlog = await store.backlog();
     relay.every(BACKLOG_REFRESH_MS, async () => {
@@ -101,16 +112,72 @@ export class Relay {
     return this.config;
   }
 
+  /**
+   * Loads the config file again and swaps it in whole, or keeps the running
+   * one and reports every error. Deliveries already running finish on the
+   * old actions; queued ones run on the new config if their rule still exists.
+   */
+  async reload(): Promise<ReloadResult> {
+    // Reloads are serialised: a burst of file events must not interleave swaps.
+    const previous = this.reloading ?? Promise.resolve(undefined);
+    const next = previous.then(() => this.reloadNow());
+    this.reloading = next;
+    return next;
+  }
+
+  private async reloadNow(): Promise<ReloadResult> {
+    const old = this.config;
+    let fresh: LoadedConfig;
+    try {
+      fresh = await loadConfig(old.file, { env: this.env, logger: this.logger });
+    } catch (err) {
+      const errors = err instanceof ConfigError ? err.issues : [{ path: [], message: (err as Error).message }];
+      for (const e of errors) this.logger.error({ file: e.file, line: e.line, col: e.col, path: e.path }, `config reload failed: ${e.message}`);
+      this.hooks.onReload?.('error', old.hash);
+      return { ok: false, errors };
+    }
+    for (const key of ['storage', 'server'] as const) {
+      if (JSON.stringify(fresh[key]) !== JSON.stringify(old[key])) {
+        this.logger.warn({ section: key }, `config reload: changes to ${key} take effect at the next restart`);
+      }
+    }
+    // Keep what cannot change without a restart; swap everything else at once.
+    this.config = { ...fresh, server: old.server, storage: old.storage };
+    this.rewatch();
+    // Old runners may still be running deliveries: retire them after their longest timeout.
+    const linger = Math.max(1000, ...[...old.actions.byRule.values()].flat().map((a) => a.policy.timeoutMs));
+    setTimeout(() => void old.actions.close(), linger).unref();
+    const changed = fresh.hash !== old.hash;
+    this.logger.info({ hash: fresh.hash.slice(0, 12), changed, rules: fresh.rules.rules.length }, 'config reloaded');
+    this.hooks.onReload?.('ok', fresh.hash);
+    return { ok: true, hash: fresh.hash, changed };
+  }
+
+  /** Observers for metrics; set by the ops layer. */
+  hooks: { onReload?: (outcome: 'ok' | 'error', hash: string) => void } = {};
+
+  private watch(): void {
+    this.unwatch = watchFiles(this.config.files, () => void this.reload());
+  }
+
+  private rewatch(): void {
+    if (!this.unwatch) return;
+    this.unwatch();
+    this.watch();
+  }
+
   /** Graceful: refuse new events, let deliveries finish or put them back, close the store. */
   async stop(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
+    this.unwatch?.();
     for (const t of this.timers) clearInterval(t);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     await this.deliverer.stop(this.config.server.shutdownGraceMs);
     this.server.closeAllConnections();
     await closed;
+    await this.config.actions.close();
     await this.store.close();
     this.logger.info('relay stopped');
   }

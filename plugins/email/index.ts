@@ -186,6 +186,7 @@ export const email = definePlugin<EmailOptions>({
       : nodemailer.createTransport(settings);
     // Failures reach the sender through sendMail; an unheard 'error' event would crash.
     transport.on('error', (err) => ctx.logger.warn({ err }, 'SMTP transport error'));
+    ctx.onClose(() => transport.close());
 
     return async ({ options: o, event, batch, signal, logger }) => {
       const events = batch ?? [event];

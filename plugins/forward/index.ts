@@ -199,12 +199,13 @@ export const forward = definePlugin<ForwardOptions>({
       return o.url;
     }
   },
-  create(config) {
+  create(config, ctx) {
     const agent = new Agent({
       connections: config.connections,
       keepAliveTimeout: 10_000,
       connect: { timeout: Math.min(config.timeout, 10_000) },
     });
+    ctx.onClose(() => agent.close());
 
     return async ({ options: o, event, batch, signal }) => {
       const url = parseUrl(o.url);

@@ -27,4 +27,8 @@ export async function serve(file: string): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    relay.logger.info('SIGHUP: reloading the configuration');
+    void relay.reload();
+  });
 }

@@ -30,6 +30,8 @@ export interface CompiledActions {
   byRule: Map<string, CompiledAction[]>;
   plan(rules: ReadonlyArray<{ name: string }>): PlannedDelivery[];
   issues: ConfigIssue[];
+  /** Runs every clean-up the plugins registered (connection pools, files). */
+  close(): Promise<void>;
 }
 
 export async function compileActions(
@@ -38,6 +40,7 @@ export async function compileActions(
   logger: PluginLogger,
 ): Promise<CompiledActions> {
   const issues: ConfigIssue[] = [];
+  const closers: Array<() => void | Promise<void>> = [];
   const declared = config.actions ?? {};
   const known = () => [...plugins.keys(), ...Object.keys(declared)].join(', ');
 
@@ -64,17 +67,17 @@ export async function compileActions(
         if (plain) {
           let pending = shared.get(item.use);
           if (!pending) {
-            pending = build(['actions', item.use], base, rule.name, key, plugins.get(base.use)!, config, issues, logger);
+            pending = build(['actions', item.use], base, rule.name, key, plugins.get(base.use)!, config, issues, logger, closers);
             shared.set(item.use, pending);
           }
           const built = await pending;
           compiled = built && { ...built, rule: rule.name, action: key };
         } else {
           const merged: ActionConfig = { ...base, ...item, use: base.use, with: { ...base.with, ...item.with } };
-          compiled = await build(at, merged, rule.name, key, plugins.get(base.use)!, config, issues, logger);
+          compiled = await build(at, merged, rule.name, key, plugins.get(base.use)!, config, issues, logger, closers);
         }
       } else if (plugins.has(item.use)) {
-        compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, logger);
+        compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, logger, closers);
       } else if (!base) {
         issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}" (known: ${known()})` });
       }
@@ -92,6 +95,9 @@ export async function compileActions(
   return {
     issues,
     byRule,
+    async close() {
+      await Promise.allSettled(closers.map(async (fn) => fn()));
+    },
     catalog: { get: (rule, action) => index.get(`${rule}\0${action}`) },
     plan(rules) {
       const out: PlannedDelivery[] = [];
@@ -122,6 +128,7 @@ async function build(
   config: RawConfig,
   issues: ConfigIssue[],
   logger: PluginLogger,
+  closers: Array<() => void | Promise<void>>,
 ): Promise<CompiledAction | undefined> {
   const options = structuredClone(cfg.with ?? {}) as Record<string, unknown>;
   const optionIssues = validateWith(plugin.options, options, [...at, 'with']);
@@ -147,7 +154,7 @@ async function build(
   let runner: Awaited<ReturnType<AnyPlugin['create']>> | undefined;
   if (enabled) {
     try {
-      runner = await plugin.create(options, { name: key, logger });
+      runner = await plugin.create(options, { name: key, logger, onClose: (fn) => closers.push(fn) });
     } catch (err) {
       issues.push({ path: [...at, 'with'], message: `${plugin.name} rejected its options: ${(err as Error).message}` });
       return undefined;

@@ -2,6 +2,7 @@
 // .js, relative to the config file) or npm package names. A broken plugin is
 // a config error at start-up, never a crash at the first event.
 
+import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -70,7 +71,10 @@ async function importFile(file: string): Promise<unknown> {
     const { tsImport } = await import('tsx/esm/api');
     return tsImport(pathToFileURL(file).href, import.meta.url);
   }
-  return import(pathToFileURL(file).href);
+  // The module cache would hand a reload the old code; the file's mtime in
+  // the URL loads it again only when it changed.
+  const { mtimeMs } = await stat(file);
+  return import(`${pathToFileURL(file).href}?mtime=${Math.floor(mtimeMs)}`);
 }
 
 // Accepts `export default plugin`, `module.exports = plugin`, and `export const plugin`.

@@ -101,7 +101,7 @@ export async function loadAction<O>(
     throw new Error(`invalid options: ${JSON.stringify(validate.errors)}`);
   }
   const typed = options as O;
-  const runner = await plugin.create(typed, { name, logger: silentLogger });
+  const runner = await plugin.create(typed, { name, logger: silentLogger, onClose: () => {} });
   return {
     options: typed,
     target: () => plugin.target?.(typed) ?? name,

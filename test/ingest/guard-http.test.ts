@@ -41,7 +41,7 @@ const post = (url: string, headers: Record<string, string> = {}) => fetch(url, {
 describe('guard over HTTP', () => {
   it('answers 403 to a peer outside the allowlist, spoofed X-Forwarded-For or not', async () => {
     const url = await serve({ allow: compileAllowlist(['10.0.0.0/8'], ['sources', 's', 'allowlist']) });
-    for (const headers of [{}, { 'x-forwarded-for': '10.0.0.1' }]) {
+    for (const headers of <Record<string, string>[]>[{}, { 'x-forwarded-for': '10.0.0.1' }]) {
       const res = await post(url, headers);
       expect(res.status).toBe(403);
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
