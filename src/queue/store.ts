@@ -83,10 +83,13 @@ export interface EventFilter {
   status?: EventStatus;
   source?: string;
   type?: string;
+  /** Received at or after (ms). */
   since?: number;
+  /** Received before (ms, exclusive). */
   until?: number;
+  /** Default 50, at most 1000. Newest first. */
   limit?: number;
-  /** Keyset paging: events with seq below this. */
+  /** Keyset paging: events with seq below this (pass the last seq of the previous page). */
   before?: number;
 }
 
@@ -116,18 +119,59 @@ export interface EventDetail extends StoredEvent {
   deliveries: DeliveryDetail[];
 }
 
+/**
+ * Which deliveries to replay; the given criteria all apply (AND). At least one
+ * of ids, dead or since is required. Deliveries under a live lease (being
+ * delivered right now) are left alone.
+ */
 export interface ReplaySelector {
-  /** Event ids (provider ids) or seq numbers as strings. */
+  /**
+   * Event ids (provider ids) or seq numbers as strings: a string that is some
+   * event's provider id means that id, otherwise a decimal string is a seq.
+   * Selects every delivery of those events, whatever its status.
+   */
   ids?: string[];
+  /** Only dead deliveries. */
   dead?: boolean;
+  /** Only deliveries of events received at or after this time (ms). */
   since?: number;
   rule?: string;
 }
 
+export interface PruneOptions {
+  /**
+   * Also delete events whose deliveries are all finished with at least one
+   * dead (dead letters are otherwise kept until replayed).
+   */
+  dead?: boolean;
+}
+
+export interface MigrationResult {
+  /** Schema version after migrating. */
+  version: number;
+  /** Names of the migrations this call applied (empty when up to date). */
+  applied: string[];
+}
+
+/** Counters since the store was opened, for metrics and tests. */
+export interface StoreStats {
+  /** Transactions that committed ingested events (group commit: fewer than events). */
+  ingestTransactions: number;
+  /** Events accepted (duplicates not counted). */
+  ingestedEvents: number;
+  duplicates: number;
+  /** Transactions that committed finish() calls, which are grouped the same way. */
+  finishTransactions: number;
+}
+
+export type StorageConfig =
+  | { driver: 'sqlite'; path: string; sync: 'normal' | 'full' }
+  | { driver: 'postgres'; url: string; schema?: string };
+
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
-  /** Creates or upgrades the schema; safe to call on every start. */
-  migrate(): Promise<void>;
+  /** Creates or upgrades the schema; safe to call on every start (openStore does). */
+  migrate(): Promise<MigrationResult>;
   /**
    * Commits the event and its deliveries together, before the caller answers
    * 2xx. Concurrent calls share one transaction (group commit). A known
@@ -136,22 +180,43 @@ export interface Store {
   ingest(event: NewEvent, deliveries: PlannedDelivery[]): Promise<IngestOutcome>;
   /** Claims due deliveries under a lease; safe with many workers in many processes. */
   claim(options: ClaimOptions): Promise<ClaimedDelivery[]>;
-  /** Records an attempt and moves the delivery on, releasing the lease. */
+  /**
+   * Records an attempt and moves the delivery on, releasing the lease.
+   * Concurrent calls share one transaction, like ingest.
+   */
   finish(deliveryId: number, attempt: AttemptRecord, next: DeliveryNext): Promise<void>;
   /** Puts claimed deliveries back without recording an attempt (graceful shutdown). */
   release(deliveryIds: readonly number[]): Promise<void>;
   /** Deliveries not yet delivered or dead: the backlog that backpressure bounds. */
   backlog(): Promise<number>;
-  /** When the next queued delivery falls due, or null when none is queued. */
+  /**
+   * When the next queued delivery falls due, or null when none is queued. A
+   * claimed delivery counts as due when its lease ends (it is re-claimed then
+   * if its worker died).
+   */
   nextDueAt(): Promise<number | null>;
   listEvents(filter: EventFilter): Promise<EventSummary[]>;
   /** By provider id or by seq. */
   getEvent(idOrSeq: string): Promise<EventDetail | null>;
   /** Makes the selected deliveries due now with a fresh attempt budget; returns their ids. */
   replay(selector: ReplaySelector): Promise<number[]>;
-  /** Deletes events received before `before` whose deliveries are all finished. */
-  prune(before: number): Promise<{ events: number }>;
+  /**
+   * Deletes events received before `before` whose deliveries are all
+   * delivered (or that have none), with their deliveries and attempts.
+   */
+  prune(before: number, options?: PruneOptions): Promise<{ events: number }>;
+  /**
+   * Calls `listener` when work may have become due: after ingest, replay and
+   * release here, and on PostgreSQL after those in other instances too
+   * (LISTEN/NOTIFY). Wake-ups are hints: a worker still re-checks nextDueAt.
+   * Returns an unsubscribe.
+   */
+  onWake(listener: () => void): () => void;
+  /** Wakes this instance's listeners and, on PostgreSQL, other instances'. */
+  notify(): void;
+  stats(): StoreStats;
   /** Reachable? For /readyz. */
   ping(): Promise<void>;
+  /** Commits pending group commits, then closes (SQLite: checkpoints the WAL). */
   close(): Promise<void>;
 }

@@ -1,0 +1,139 @@
+// Versioned schema migrations, applied in order at start-up inside one write
+// transaction (both engines have transactional DDL). On PostgreSQL several
+// instances may start at once: a transaction-scoped advisory lock makes them
+// migrate one after the other, and the later ones find nothing to do.
+//
+// Migrations are append-only: never edit one that has shipped.
+
+import { all, exec, raw, type Dialect, type Step } from './engine.js';
+import type { MigrationResult } from './store.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(dialect: Dialect): string[];
+}
+
+function types(dialect: Dialect) {
+  return dialect === 'sqlite'
+    ? // AUTOINCREMENT: seq and ids are never reused after prune, so keyset
+      // paging, logs and replay-by-seq stay unambiguous.
+      { id: 'integer primary key autoincrement', big: 'integer', bytes: 'blob' }
+    : { id: 'bigint generated always as identity primary key', big: 'bigint', bytes: 'bytea' };
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    up: (dialect) => {
+      const { id, big, bytes } = types(dialect);
+      return [
+        `create table events (
+          seq ${id},
+          source text not null,
+          event_id text not null,
+          type text not null,
+          received_at ${big} not null,
+          headers text not null,
+          body ${bytes} not null,
+          matched text not null,
+          status text not null
+        )`,
+        `create unique index events_source_id on events (source, event_id)`,
+        `create index events_status_seq on events (status, seq)`,
+        `create index events_received on events (received_at)`,
+        `create table deliveries (
+          id ${id},
+          event_seq ${big},
+          rule text not null,
+          action text not null,
+          target text not null,
+          status text not null,
+          attempts integer not null default 0,
+          next_at ${big},
+          lease_until ${big},
+          claimed_by text,
+          last_error text,
+          batch_key text,
+          batch_open integer,
+          batch_size integer not null default 0,
+          batch_closes_at ${big},
+          created_at ${big} not null,
+          updated_at ${big} not null
+        )`,
+        // Queued deliveries have next_at; finished ones have null.
+        `create index deliveries_due on deliveries (next_at)`,
+        `create index deliveries_event on deliveries (event_seq)`,
+        // At most one open batch per (rule, action, key), across instances.
+        `create unique index deliveries_open_batch on deliveries (rule, action, batch_key) where batch_open = 1`,
+        `create table batch_members (
+          delivery_id ${big} not null,
+          event_seq ${big} not null,
+          primary key (delivery_id, event_seq)
+        )`,
+        `create index batch_members_event on batch_members (event_seq)`,
+        `create table attempts (
+          id ${id},
+          delivery_id ${big} not null,
+          n integer not null,
+          started_at ${big} not null,
+          duration_ms integer not null,
+          outcome text not null,
+          status integer,
+          error text
+        )`,
+        `create index attempts_delivery on attempts (delivery_id, id)`,
+      ];
+    },
+  },
+];
+
+export const LATEST_VERSION = Math.max(...migrations.map((m) => m.version));
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+export function assertSchemaName(schema: string): void {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: use letters, digits and _`);
+  }
+}
+
+export function* migrate(dialect: Dialect, schema: string | undefined, now: number): Step<MigrationResult> {
+  const { big } = types(dialect);
+  if (dialect === 'postgres') {
+    yield* exec(raw(`select pg_advisory_xact_lock(hashtext($1))`, [`relay:migrate:${schema ?? ''}`]));
+    if (schema !== undefined) {
+      assertSchemaName(schema);
+      yield* exec(raw(`create schema if not exists "${schema}"`));
+    }
+  }
+  yield* exec(
+    raw(`create table if not exists relay_migrations (
+      version integer primary key,
+      name text not null,
+      applied_at ${big} not null
+    )`),
+  );
+  const rows = yield* all(raw<{ version: number }>(`select version from relay_migrations`));
+  const done = new Set(rows.map((r) => r.version));
+  const newer = [...done].filter((v) => v > LATEST_VERSION);
+  if (newer.length > 0) {
+    throw new Error(
+      `the database schema is at version ${Math.max(...newer)}, newer than this Relay (${LATEST_VERSION}): upgrade Relay`,
+    );
+  }
+  const applied: string[] = [];
+  const insert =
+    dialect === 'sqlite'
+      ? `insert into relay_migrations (version, name, applied_at) values (?, ?, ?)`
+      : `insert into relay_migrations (version, name, applied_at) values ($1, $2, $3)`;
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(m.version)) continue;
+    for (const statement of m.up(dialect)) yield* exec(raw(statement));
+    yield* exec(raw(insert, [m.version, m.name, now]));
+    applied.push(m.name);
+    done.add(m.version);
+  }
+  return { version: Math.max(0, ...done), applied };
+}

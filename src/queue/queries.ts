@@ -1,0 +1,356 @@
+// The SQL shared by the store's operations: the derived event status, the
+// hot-path statements compiled once, and PostgreSQL's bulk inserts.
+
+import { sql, type Kysely } from 'kysely';
+
+import type { Headers } from '../event.js';
+import { all, exec, Prepared, raw, statementName, type Step } from './engine.js';
+import type { Database } from './schema.js';
+import type { AttemptRecord, DeliveryStatus, EventStatus, StoredEvent } from './store.js';
+
+// Keeps IN lists and transactions bounded (SQLite and pg parameter limits,
+// lock hold times).
+export const CHUNK = 500;
+
+export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+// Worst delivery status wins; no deliveries at all means unmatched.
+const rank = sql`case d.status when 'dead' then 3 when 'failed' then 2 when 'pending' then 1 else 0 end`;
+export const derivedStatus = sql<EventStatus>`coalesce((
+  select case max(r) when 3 then 'dead' when 2 then 'failed' when 1 then 'pending' when 0 then 'delivered' end
+  from (
+    select ${rank} as r from deliveries d where d.event_seq = events.seq
+    union all
+    select ${rank} as r from batch_members m join deliveries d on d.id = m.delivery_id where m.event_seq = events.seq
+  ) ranks
+), 'unmatched')`;
+
+export interface EventParams {
+  source: string;
+  id: string;
+  type: string;
+  receivedAt: number;
+  headers: string;
+  body: Buffer;
+  matched: string;
+  status: EventStatus;
+}
+
+
+
+export interface EventRow {
+  seq: number;
+  event_id: string;
+  source: string;
+  type: string;
+  received_at: number;
+  headers: string;
+  body: Buffer;
+  matched: string;
+}
+
+export function toStoredEvent(row: EventRow): StoredEvent {
+  return {
+    seq: row.seq,
+    id: row.event_id,
+    source: row.source,
+    type: row.type,
+    receivedAt: row.received_at,
+    headers: JSON.parse(row.headers) as Headers,
+    rawBody: Buffer.isBuffer(row.body) ? row.body : Buffer.from(row.body),
+    matched: JSON.parse(row.matched) as string[],
+  };
+}
+
+// The hot path (ingest, finish) runs these compiled once per store.
+export function hotQueries(db: Kysely<Database>) {
+  return {
+    insertEvent: new Prepared<EventParams, { seq: number }>((p) =>
+      db
+        .insertInto('events')
+        .values({
+          source: p('source'),
+          event_id: p('id'),
+          type: p('type'),
+          received_at: p('receivedAt'),
+          headers: p('headers'),
+          body: p('body'),
+          matched: p('matched'),
+          status: p('status'),
+        })
+        .onConflict((oc) => oc.columns(['source', 'event_id']).doNothing())
+        .returning('seq'),
+    ),
+    insertDelivery: new Prepared<{ seq: number; rule: string; action: string; target: string; now: number }, never>(
+      (p) =>
+        db.insertInto('deliveries').values({
+          event_seq: p('seq'),
+          rule: p('rule'),
+          action: p('action'),
+          target: p('target'),
+          status: 'pending',
+          next_at: p('now'),
+          created_at: p('now'),
+          updated_at: p('now'),
+        }),
+    ),
+    // Joins the open batch unless it is full or its window has passed. On
+    // PostgreSQL the row lock serialises joiners and claimers, and the WHERE
+    // is re-checked on the locked row, so a batch never exceeds max nor
+    // gains members once claimed. `batch_open = 1` is a literal so that the
+    // partial index applies.
+    joinBatch: new Prepared<
+      { rule: string; action: string; key: string; now: number; lastSlot: number },
+      { id: number }
+    >((p) =>
+      db
+        .updateTable('deliveries')
+        .set((eb) => ({
+          batch_size: eb('batch_size', '+', 1),
+          batch_open: sql<number | null>`case when batch_size >= ${p('lastSlot')} then null else 1 end`,
+          next_at: sql<number | null>`case when batch_size >= ${p('lastSlot')} then ${p('now')} else next_at end`,
+          updated_at: p('now'),
+        }))
+        .where('rule', '=', p('rule'))
+        .where('action', '=', p('action'))
+        .where('batch_key', '=', p('key'))
+        .where(sql<boolean>`batch_open = 1`)
+        .where('batch_closes_at', '>', p('now'))
+        .returning('id'),
+    ),
+    // A batch whose window passed unclaimed (no worker running) stops taking
+    // members, so the next event opens a new one.
+    closeStaleBatch: new Prepared<{ rule: string; action: string; key: string; now: number }, never>((p) =>
+      db
+        .updateTable('deliveries')
+        .set({ batch_open: null })
+        .where('rule', '=', p('rule'))
+        .where('action', '=', p('action'))
+        .where('batch_key', '=', p('key'))
+        .where(sql<boolean>`batch_open = 1`)
+        .where('batch_closes_at', '<=', p('now')),
+    ),
+    // Loses to a batch another instance opened at the same moment: the
+    // caller then joins that one.
+    openBatch: new Prepared<
+      {
+        rule: string;
+        action: string;
+        target: string;
+        key: string;
+        now: number;
+        open: number | null;
+        dueAt: number;
+        closesAt: number;
+      },
+      { id: number }
+    >((p) =>
+      db
+        .insertInto('deliveries')
+        .values({
+          event_seq: null,
+          rule: p('rule'),
+          action: p('action'),
+          target: p('target'),
+          status: 'pending',
+          next_at: p('dueAt'),
+          batch_key: p('key'),
+          batch_open: p('open'),
+          batch_size: 1,
+          batch_closes_at: p('closesAt'),
+          created_at: p('now'),
+          updated_at: p('now'),
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['rule', 'action', 'batch_key'])
+            .where(sql<boolean>`batch_open = 1`)
+            .doNothing(),
+        )
+        .returning('id'),
+    ),
+    addMember: new Prepared<{ id: number; seq: number }, never>((p) =>
+      db.insertInto('batch_members').values({ delivery_id: p('id'), event_seq: p('seq') }),
+    ),
+    finish: new Prepared<
+      { id: number; status: DeliveryStatus; nextAt: number | null; error: string | null; now: number },
+      { attempts: number }
+    >((p) =>
+      db
+        .updateTable('deliveries')
+        .set((eb) => ({
+          attempts: eb('attempts', '+', 1),
+          status: p('status'),
+          next_at: p('nextAt'),
+          lease_until: null,
+          claimed_by: null,
+          last_error: p('error'),
+          updated_at: p('now'),
+        }))
+        .where('id', '=', p('id'))
+        .returning('attempts'),
+    ),
+    addAttempt: new Prepared<
+      {
+        id: number;
+        n: number;
+        startedAt: number;
+        durationMs: number;
+        outcome: AttemptRecord['outcome'];
+        httpStatus: number | null;
+        error: string | null;
+      },
+      never
+    >((p) =>
+      db.insertInto('attempts').values({
+        delivery_id: p('id'),
+        n: p('n'),
+        started_at: p('startedAt'),
+        duration_ms: p('durationMs'),
+        outcome: p('outcome'),
+        status: p('httpStatus'),
+        error: p('error'),
+      }),
+    ),
+    refreshOne: new Prepared<{ id: number }, never>((p) =>
+      db
+        .updateTable('events')
+        .set({ status: derivedStatus })
+        .where(
+          sql<boolean>`seq in (
+            select event_seq from deliveries where id = ${p('id')}
+            union all
+            select event_seq from batch_members where delivery_id = ${p('id')}
+          )`,
+        ),
+    ),
+  };
+}
+
+export interface SingleDelivery {
+  seq: number;
+  rule: string;
+  action: string;
+  target: string;
+  now: number;
+}
+
+// PostgreSQL: a statement per row would cost a round trip per row, so a
+// group's events and plain deliveries go in one statement each, as arrays.
+// (On SQLite a prepared per-row insert is cheaper than any bulk form.)
+const PG_INSERT_EVENTS = `insert into events (source, event_id, type, received_at, headers, body, matched, status)
+  select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[], $7::text[], $8::text[])
+  on conflict (source, event_id) do nothing
+  returning seq, source, event_id`;
+const PG_INSERT_DELIVERIES = `insert into deliveries (event_seq, rule, action, target, status, next_at, created_at, updated_at)
+  select s, r, a, t, 'pending', n, n, n
+  from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) as x (s, r, a, t, n)`;
+
+export function* insertEventsBulk(e: EventParams[]): Step<Array<number | undefined>> {
+  const rows = yield* all(
+    raw<{ seq: number; source: string; event_id: string }>(
+      PG_INSERT_EVENTS,
+      [
+        e.map((x) => x.source),
+        e.map((x) => x.id),
+        e.map((x) => x.type),
+        e.map((x) => x.receivedAt),
+        e.map((x) => x.headers),
+        e.map((x) => x.body),
+        e.map((x) => x.matched),
+        e.map((x) => x.status),
+      ],
+      statementName(PG_INSERT_EVENTS),
+    ),
+  );
+  const inserted = new Map(rows.map((r) => [`${r.source}\u0000${r.event_id}`, r.seq]));
+  return e.map((x) => {
+    const key = `${x.source}\u0000${x.id}`;
+    const seq = inserted.get(key);
+    // Two items of one group with the same key: the first was inserted.
+    inserted.delete(key);
+    return seq;
+  });
+}
+
+export function* insertDeliveriesBulk(rows: SingleDelivery[]): Step<void> {
+  if (rows.length === 0) return;
+  yield* exec(
+    raw(
+      PG_INSERT_DELIVERIES,
+      [
+        rows.map((r) => r.seq),
+        rows.map((r) => r.rule),
+        rows.map((r) => r.action),
+        rows.map((r) => r.target),
+        rows.map((r) => r.now),
+      ],
+      statementName(PG_INSERT_DELIVERIES),
+    ),
+  );
+}
+
+/** One finish() call, flattened for the statements below. */
+export interface FinishParams {
+  id: number;
+  status: DeliveryStatus;
+  nextAt: number | null;
+  error: string | null;
+  now: number;
+  startedAt: number;
+  durationMs: number;
+  outcome: AttemptRecord['outcome'];
+  httpStatus: number | null;
+}
+
+// The attempt number is the delivery's new attempt count, taken from the
+// UPDATE in the same statement, which returns the seqs of the events whose
+// status must be refreshed. That refresh is a second statement: a
+// data-modifying CTE's changes are invisible to the rest of its statement.
+// `d.id = any($1)` keeps the pkey index in use even when the planner's
+// statistics are stale (a freshly filled table).
+const PG_FINISH = `with f (id, status, next_at, error, now, started_at, duration_ms, outcome, http_status) as (
+    select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
+      $7::integer[], $8::text[], $9::integer[])
+  ), u as (
+    update deliveries d
+    set attempts = d.attempts + 1, status = f.status, next_at = f.next_at, lease_until = null,
+      claimed_by = null, last_error = f.error, updated_at = f.now
+    from f where d.id = f.id and d.id = any($1::bigint[])
+    returning d.id, d.attempts, d.event_seq
+  ), a as (
+    insert into attempts (delivery_id, n, started_at, duration_ms, outcome, status, error)
+    select u.id, u.attempts, f.started_at, f.duration_ms, f.outcome, f.http_status, f.error
+    from u join f on f.id = u.id
+  )
+  select event_seq as seq from u where event_seq is not null
+  union
+  select m.event_seq from batch_members m where m.delivery_id in (select id from u)`;
+
+/** Finishes a group of deliveries in one statement; returns the seqs of their events. */
+export function* finishBulk(items: FinishParams[]): Step<number[]> {
+  const rows = yield* all(
+    raw<{ seq: number }>(
+      PG_FINISH,
+      [
+        items.map((f) => f.id),
+        items.map((f) => f.status),
+        items.map((f) => f.nextAt),
+        items.map((f) => f.error),
+        items.map((f) => f.now),
+        items.map((f) => f.startedAt),
+        items.map((f) => f.durationMs),
+        items.map((f) => f.outcome),
+        items.map((f) => f.httpStatus),
+      ],
+      statementName(PG_FINISH),
+    ),
+  );
+  return rows.map((r) => r.seq);
+}
+
+export type HotQueries = ReturnType<typeof hotQueries>;

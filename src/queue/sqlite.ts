@@ -1,0 +1,95 @@
+// The SQLite engine: one better-sqlite3 connection per store, WAL mode.
+// synchronous=NORMAL survives a killed process (the WAL is in the OS);
+// FULL also fsyncs the WAL on every commit, so it survives a machine crash.
+
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import Database, { type Statement } from 'better-sqlite3';
+
+import { compiler, driveSync, type Engine, type Query, type QueryResult, type Step } from './engine.js';
+
+export interface SqliteOptions {
+  path: string;
+  sync: 'normal' | 'full';
+  /** How long a write waits for another process's transaction; default 5 s. */
+  busyTimeoutMs?: number;
+}
+
+// Dynamic queries (IN lists) produce new SQL text; bound the cache.
+const STATEMENT_CACHE = 256;
+
+export function openSqlite(options: SqliteOptions): Engine {
+  const memory = options.path === ':memory:' || options.path === '';
+  if (!memory) mkdirSync(dirname(resolve(options.path)), { recursive: true });
+  const conn = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+  try {
+    conn.pragma('journal_mode = WAL');
+    conn.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
+
+  const statements = new Map<string, Statement>();
+  const prepare = (sql: string): Statement => {
+    let stmt = statements.get(sql);
+    if (stmt === undefined) {
+      stmt = conn.prepare(sql);
+      if (statements.size >= STATEMENT_CACHE) {
+        const oldest = statements.keys().next().value;
+        if (oldest !== undefined) statements.delete(oldest);
+      }
+      statements.set(sql, stmt);
+    }
+    return stmt;
+  };
+  const run = (q: Query): QueryResult => {
+    const stmt = prepare(q.sql);
+    if (stmt.reader) {
+      const rows = stmt.all(q.parameters);
+      return { rows, changes: rows.length };
+    }
+    return { rows: [], changes: stmt.run(q.parameters).changes };
+  };
+  const transaction = conn.transaction((body: Step<unknown>) => driveSync(body, run));
+
+  const engine: Engine = {
+    dialect: 'sqlite',
+    db: compiler('sqlite'),
+    schema: undefined,
+    write<T>(body: () => Step<T>): Promise<T> {
+      try {
+        return Promise.resolve(transaction.immediate(body()) as T);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    read<T>(body: () => Step<T>): Promise<T> {
+      try {
+        return Promise.resolve(transaction.deferred(body()) as T);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    // Other processes on the same file poll; there is no cross-process signal.
+    broadcast() {},
+    listen() {
+      return () => {};
+    },
+    async ping() {
+      conn.prepare('select 1').get();
+    },
+    async close() {
+      if (!conn.open) return;
+      statements.clear();
+      try {
+        // Folds the WAL into the database so the file is complete on its own.
+        conn.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        conn.close();
+      }
+    },
+  };
+  return engine;
+}
