@@ -53,7 +53,12 @@ export class Relay {
     for (const w of config.warnings) logger.warn({ path: w.path, line: w.line }, w.message);
 
     const store = await openStore(config.storage);
-    await store.migrate();
+    if (config.storage.driver === 'sqlite') {
+      // SQLite serves one instance: whatever is leased was in flight when the
+      // last run died, and resumes now rather than when its lease runs out.
+      const recovered = await store.recover('');
+      if (recovered) bootLogger.info({ deliveries: recovered }, 'resuming deliveries that were in flight at the last stop');
+    }
 
     // The config is read through this getter so a reload can swap it atomically.
     let relay: Relay | undefined;
@@ -63,6 +68,7 @@ export class Relay {
       catalog: () => current().actions.catalog,
       logger,
       concurrency: config.delivery.concurrency,
+      leaseMs: config.delivery.leaseMs,
       workerId: `${hostname()}:${process.pid}`,
     });
     const app = createApp({

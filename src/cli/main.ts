@@ -59,7 +59,7 @@ events
   .option('-c, --config <file>', 'configuration file (default: the one given to `events`, or relay.config.yaml)')
   .option('--json', 'print JSON')
   .action(async (id: string, opts: { config?: string; json?: boolean }) =>
-    showCommand(id, { config: opts.config ?? events.opts<EventsOptions>().config, json: opts.json }),
+    showCommand(id, { config: opts.config ?? events.opts<EventsOptions>().config, json: opts.json ?? events.opts<EventsOptions>().json }),
   );
 
 program

@@ -109,7 +109,7 @@ export async function compileActions(
             action: action.action,
             target: action.target,
             ...(action.batch && {
-              batch: { key: `${rule.name}\0${action.action}`, windowMs: action.batch.windowMs, max: action.batch.max },
+              batch: { key: `${rule.name}/${action.action}`, windowMs: action.batch.windowMs, max: action.batch.max },
             }),
           });
         }

@@ -19,6 +19,7 @@ import { buildConfigSchema } from './schema.js';
 import { toBytes, toMs } from './units.js';
 import { createAjv, validateWith } from './validate.js';
 import type { RawConfig } from './types.js';
+import type { StorageConfig } from '../queue/store.js';
 
 export interface LoadedConfig {
   file: string;
@@ -35,9 +36,9 @@ export interface LoadedConfig {
     shutdownGraceMs: number;
     tls?: { cert: string; key: string };
   };
-  storage: { driver: 'sqlite'; path: string; sync: 'normal' | 'full' } | { driver: 'postgres'; url: string };
+  storage: StorageConfig;
   retentionMs: number;
-  delivery: { concurrency: number };
+  delivery: { concurrency: number; leaseMs: number };
   logLevel: string;
   /** By URL path. */
   sources: Map<string, CompiledSource>;
@@ -120,6 +121,9 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   const actions = await compileActions(raw, loaded.plugins, options.logger ?? quiet);
   issues.push(...actions.issues);
 
+  if (raw.storage.driver === 'postgres' && !raw.storage.url) {
+    issues.push({ path: ['storage'], message: 'driver postgres needs `url` (postgres://user:password@host:5432/database)' });
+  }
   const errors = issues.filter((i) => i.severity !== 'warning');
   if (errors.length || !rules) fail(errors);
 
@@ -142,10 +146,10 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     },
     storage:
       raw.storage.driver === 'postgres'
-        ? { driver: 'postgres', url: raw.storage.url ?? '' }
+        ? { driver: 'postgres', url: raw.storage.url ?? '', ...(raw.storage.schema && { schema: raw.storage.schema }) }
         : { driver: 'sqlite', path: resolve(dir, raw.storage.path), sync: raw.storage.sync },
     retentionMs: toMs(raw.storage.retention),
-    delivery: { concurrency: raw.delivery.concurrency },
+    delivery: { concurrency: raw.delivery.concurrency, leaseMs: toMs(raw.delivery.lease) },
     logLevel: raw.log.level,
     sources,
     rules: rules!,
@@ -163,7 +167,7 @@ async function bestEffortActionIssues(raw: RawConfig, plugins: ReadonlyMap<strin
   if (!Array.isArray(raw.rules) || raw.rules.some((r) => !r || !Array.isArray(r.actions))) return [];
   try {
     const declared = raw.actions && typeof raw.actions === 'object' ? raw.actions : {};
-    const { issues } = await compileActions({ ...raw, actions: declared, delivery: { concurrency: 1, timeout: '1s', retry: {} } }, plugins, quiet);
+    const { issues } = await compileActions({ ...raw, actions: declared, delivery: { concurrency: 1, timeout: '1s', lease: '60s', retry: {} } }, plugins, quiet);
     const seen = new Set(known.map((i) => i.path.join('.')));
     return issues.filter((i) => i.message.startsWith('unknown action') && !seen.has(i.path.join('.')));
   } catch {

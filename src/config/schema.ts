@@ -129,7 +129,8 @@ export function buildConfigSchema(
           driver: { enum: ['sqlite', 'postgres'], default: 'sqlite', description: 'sqlite (embedded, default) or postgres (several instances).' },
           path: { type: 'string', default: './data/relay.db', description: 'SQLite file, created on first start.' },
           sync: { enum: ['normal', 'full'], default: 'normal', description: 'normal survives a process crash; full also survives a machine crash.' },
-          url: { type: 'string', description: 'PostgreSQL connection URL (driver: postgres).' },
+          url: { type: 'string', description: 'PostgreSQL connection URL (driver: postgres), e.g. postgres://relay@db:5432/relay.' },
+          schema: { type: 'string', pattern: '^[a-z_][a-z0-9_]*$', description: 'PostgreSQL schema for Relay\'s tables (created if missing); default: the search_path.' },
           retention: { ...durationSchema, default: '7d', description: 'Finished events older than this are pruned.' },
         },
       },
@@ -140,6 +141,7 @@ export function buildConfigSchema(
         properties: {
           concurrency: { type: 'integer', minimum: 1, default: 16, description: 'Deliveries running at once, all actions together.' },
           timeout: { ...durationSchema, default: '10s', description: 'Default timeout of one attempt.' },
+          lease: { ...durationSchema, default: '60s', description: 'How long a claimed delivery is reserved for this instance; if the instance dies, another takes it over after this long. Longer than any action timeout.' },
           retry: { ...retrySchema(true), default: {} },
         },
       },

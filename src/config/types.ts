@@ -64,9 +64,10 @@ export interface RawConfig {
     path: string;
     sync: 'normal' | 'full';
     url?: string;
+    schema?: string;
     retention: Duration;
   };
-  delivery: { concurrency: number; timeout: Duration; retry: RetryConfig };
+  delivery: { concurrency: number; timeout: Duration; lease: Duration; retry: RetryConfig };
   log: { level: string };
   plugins: string[];
   sources: Record<string, SourceConfig>;

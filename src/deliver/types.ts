@@ -40,3 +40,24 @@ export interface ResolvedAction {
 export interface ActionCatalog {
   get(rule: string, action: string): ResolvedAction | undefined;
 }
+
+/** Pino-compatible: what the workers log with; `child` binds a delivery's ids. */
+export interface DeliveryLogger extends PluginLogger {
+  child(bindings: Record<string, unknown>): DeliveryLogger;
+}
+
+/** Reported after every recorded attempt, for metrics (outcomes, latency). */
+export interface AttemptInfo {
+  deliveryId: number;
+  rule: string;
+  action: string;
+  /** The plugin's name; `unknown` when the rule or action is no longer configured. */
+  plugin: string;
+  target: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  outcome: 'delivered' | 'retry' | 'dead';
+  durationMs: number;
+  status?: number;
+  error?: string;
+}

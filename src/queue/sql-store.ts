@@ -307,6 +307,22 @@ export class SqlStore implements Store {
     if (changed > 0) this.notify();
   }
 
+  async recover(workerPrefix: string): Promise<number> {
+    const changed = await this.engine.write(() => this.recoverSteps(workerPrefix, Date.now()));
+    if (changed > 0) this.notify();
+    return changed;
+  }
+
+  private *recoverSteps(workerPrefix: string, now: number): Step<number> {
+    return yield* exec(
+      this.db
+        .updateTable('deliveries')
+        .set({ lease_until: null, claimed_by: null, next_at: now, updated_at: now })
+        .where('lease_until', 'is not', null)
+        .where('claimed_by', 'like', `${workerPrefix.replace(/[%_\\]/g, '')}%`),
+    );
+  }
+
   private *releaseSteps(deliveryIds: readonly number[], now: number): Step<number> {
     let changed = 0;
     for (const chunk of chunks(deliveryIds)) {

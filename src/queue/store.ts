@@ -187,6 +187,13 @@ export interface Store {
   finish(deliveryId: number, attempt: AttemptRecord, next: DeliveryNext): Promise<void>;
   /** Puts claimed deliveries back without recording an attempt (graceful shutdown). */
   release(deliveryIds: readonly number[]): Promise<void>;
+  /**
+   * Puts back every delivery leased by workers whose id starts with the
+   * prefix ('' = all), without an attempt. A single SQLite instance calls it
+   * at start-up, so work in flight when it was killed resumes at once rather
+   * than after its lease. Returns how many were put back.
+   */
+  recover(workerPrefix: string): Promise<number>;
   /** Deliveries not yet delivered or dead: the backlog that backpressure bounds. */
   backlog(): Promise<number>;
   /**

@@ -1,0 +1,448 @@
+// The delivery pool: claims due deliveries under a lease, runs their actions
+// with a timeout, records every attempt, and schedules retries with backoff.
+// One loop claims; each claimed delivery runs as its own promise, so the only
+// waiting is in `sleep`, which ends early on notify() or a freed slot.
+
+import { parsePayload } from '../ingest/body.js';
+import type { RelayEvent } from '../event.js';
+import { DeliveryError, type ActionResult } from '../plugin.js';
+import type { AttemptRecord, ClaimedDelivery, DeliveryNext, Store, StoredEvent } from '../queue/store.js';
+import { nextAttemptAt } from './backoff.js';
+import { MemoryBreaker, type Breaker, type BreakerOptions, type CircuitInfo } from './breaker.js';
+import type { ActionCatalog, AttemptInfo, DeliveryLogger, ResolvedAction } from './types.js';
+
+export interface DelivererOptions {
+  store: Store;
+  /** A getter: the catalog is swapped atomically on reload and read per delivery. */
+  catalog: () => ActionCatalog;
+  logger: DeliveryLogger;
+  /** Deliveries running at once in this process, all actions together. */
+  concurrency: number;
+  /** How long a claim stays ours. Action timeouts are clamped below it (see timeoutFor). */
+  leaseMs?: number;
+  workerId: string;
+  now?: () => number;
+  /** [0, 1), for the backoff jitter. */
+  random?: () => number;
+  /**
+   * The longest idle sleep: bounds how late this process notices work it was
+   * not notified of (other processes' ingests, expired leases).
+   */
+  pollMs?: number;
+  breaker?: Breaker | BreakerOptions;
+  /** Turns a stored event back into what actions see; by default the body is parsed as JSON. */
+  decode?: (event: StoredEvent) => RelayEvent;
+  onAttempt?: (info: AttemptInfo) => void;
+}
+
+export const DEFAULT_LEASE_MS = 60_000;
+export const DEFAULT_POLL_MS = 1_000;
+export const UNCONFIGURED_ERROR = 'rule or action no longer configured';
+
+interface Running {
+  delivery: ClaimedDelivery;
+  /** Per-action slot held, if any (none for an unconfigured delivery). */
+  key?: string;
+  limit?: number;
+  controller: AbortController;
+  /** The attempt is being recorded: shutdown lets it finish rather than release it. */
+  finishing: boolean;
+  /** Shutdown took it back: record nothing. */
+  released: boolean;
+  done: Promise<void>;
+}
+
+export class Deliverer {
+  private readonly store: Store;
+  private readonly catalog: () => ActionCatalog;
+  private readonly logger: DeliveryLogger;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly workerId: string;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly pollMs: number;
+  private readonly breaker: Breaker;
+  private readonly decode: (event: StoredEvent) => RelayEvent;
+  private readonly onAttempt: ((info: AttemptInfo) => void) | undefined;
+
+  private readonly running = new Map<number, Running>();
+  private readonly perAction = new Map<string, number>();
+  /** Targets of deliveries handed back because their action was full, until that action frees a slot. */
+  private readonly held = new Map<string, Set<string>>();
+  private readonly clampWarned = new Set<string>();
+  private readonly shutdownReason = new DOMException('relay is shutting down', 'AbortError');
+  private loopDone: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
+  private stopping = false;
+  private woken = false;
+  private wakeSleeper: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(options: DelivererOptions) {
+    this.store = options.store;
+    this.catalog = options.catalog;
+    this.logger = options.logger;
+    this.concurrency = Math.max(1, options.concurrency);
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.workerId = options.workerId;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    this.breaker = isBreaker(options.breaker) ? options.breaker : new MemoryBreaker(options.breaker);
+    this.decode = options.decode ?? decodeEvent;
+    this.onAttempt = options.onAttempt;
+  }
+
+  start(): void {
+    if (this.loopDone || this.stopping) return;
+    // Ingests, replays and releases (here, and on PostgreSQL in other instances) wake us.
+    this.unsubscribe = this.store.onWake(() => this.notify());
+    this.loopDone = this.loop();
+  }
+
+  /** New work arrived: claim now instead of at the end of the current sleep. */
+  notify(): void {
+    this.woken = true;
+    this.wakeSleeper?.();
+  }
+
+  /**
+   * Stops claiming; in-flight deliveries get `graceMs` (wall clock) to finish,
+   * then are aborted and released back to the queue with no attempt recorded.
+   */
+  stop(graceMs = 10_000): Promise<void> {
+    if (this.stopped) return this.stopped;
+    const deadline = Date.now() + graceMs;
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.notify();
+    this.stopped = (async () => {
+      await this.loopDone;
+      await withDeadline(this.settled(), deadline - Date.now());
+      const late = [...this.running.values()].filter((r) => !r.finishing);
+      for (const r of late) {
+        r.released = true;
+        r.controller.abort(this.shutdownReason);
+      }
+      if (late.length > 0) {
+        this.logger.warn({ deliveries: late.map((r) => r.delivery.id) }, 'grace period over: releasing in-flight deliveries');
+        await this.release(late.map((r) => r.delivery.id));
+      }
+      await this.settled();
+    })();
+    return this.stopped;
+  }
+
+  circuits(): CircuitInfo[] {
+    return this.breaker.circuits(this.now());
+  }
+
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.step();
+      } catch (err) {
+        // A database or catalog hiccup must not end the loop. Deliveries caught
+        // mid-step stay leased and are claimed again when the lease lapses.
+        this.logger.error({ err }, 'delivery loop failed; retrying');
+        await this.sleep(this.pollMs);
+      }
+    }
+  }
+
+  private async step(): Promise<void> {
+    const free = this.concurrency - this.running.size;
+    if (free <= 0) {
+      await this.sleep(this.pollMs); // a finishing delivery wakes us
+      return;
+    }
+    this.woken = false;
+    const claimNow = this.now();
+    const claimed = await this.store.claim({
+      worker: this.workerId,
+      limit: free,
+      now: claimNow,
+      leaseMs: this.leaseMs,
+      skipTargets: this.skipTargets(claimNow),
+    });
+    if (this.stopping) {
+      await this.release(claimed.map((d) => d.id));
+      return;
+    }
+    const handBack = this.dispatch(claimed, claimNow);
+    if (handBack.length > 0) await this.release(handBack);
+    if (claimed.length < free) await this.idle(claimNow);
+  }
+
+  /** Starts what may start; returns the ids to hand back (action full, or circuit not admitting). */
+  private dispatch(claimed: ClaimedDelivery[], now: number): number[] {
+    const catalog = this.catalog();
+    const handBack: number[] = [];
+    for (const d of claimed) {
+      const action = catalog.get(d.rule, d.action);
+      if (!action) {
+        this.track(d, undefined, undefined, (r) => this.unconfigured(r));
+        continue;
+      }
+      const key = `${d.rule}\u0000${d.action}`;
+      const limit = Math.max(1, action.policy.concurrency);
+      // Limit first: admit() spends a half-open circuit's single trial.
+      if ((this.perAction.get(key) ?? 0) >= limit) {
+        handBack.push(d.id);
+        addTo(this.held, key, d.target);
+      } else if (!this.breaker.admit(d.target, now)) {
+        handBack.push(d.id);
+      } else {
+        this.track(d, key, limit, (r) => this.attempt(r, action));
+      }
+    }
+    return handBack;
+  }
+
+  private track(d: ClaimedDelivery, key: string | undefined, limit: number | undefined, task: (r: Running) => Promise<void>): void {
+    const r: Running = { delivery: d, key, limit, controller: new AbortController(), finishing: false, released: false, done: Promise.resolve() };
+    this.running.set(d.id, r);
+    if (key) this.perAction.set(key, (this.perAction.get(key) ?? 0) + 1);
+    r.done = task(r)
+      .catch((err: unknown) => this.logger.error({ err, deliveryId: d.id }, 'delivery bookkeeping failed'))
+      .finally(() => {
+        this.running.delete(d.id);
+        if (key) {
+          const left = (this.perAction.get(key) ?? 1) - 1;
+          if (left > 0) this.perAction.set(key, left);
+          else this.perAction.delete(key);
+          this.held.delete(key);
+        }
+        this.notify(); // a slot is free
+      });
+  }
+
+  private async attempt(r: Running, action: ResolvedAction): Promise<void> {
+    const d = r.delivery;
+    const attempt = d.attempts + 1;
+    const log = this.logger.child({
+      deliveryId: d.id,
+      eventId: d.events[0]?.id,
+      rule: d.rule,
+      action: d.action,
+      ...(d.events.length > 1 ? { batch: d.events.length } : {}),
+    });
+    const timeoutMs = this.timeoutFor(action, r.key ?? '');
+    const signal = r.controller.signal;
+    const timer = setTimeout(() => r.controller.abort(new DOMException(`timeout after ${timeoutMs}ms`, 'TimeoutError')), timeoutMs);
+    const startedAt = this.now();
+    let result: ActionResult | void = undefined;
+    let failure: unknown;
+    let ok = false;
+    try {
+      // Raced against the signal so a plugin that ignores it cannot hold the lease past the timeout.
+      result = await raceAbort(() => action.execute({ events: d.events.map(this.decode), attempt, signal, logger: log }), signal);
+      ok = true;
+    } catch (err) {
+      failure = err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (r.released) {
+      this.breaker.abandon(d.target);
+      return;
+    }
+    r.finishing = true;
+    const now = this.now();
+    const durationMs = Math.max(0, now - startedAt);
+
+    let retryable = true;
+    let status = result ? result.status : undefined;
+    let error: string | undefined;
+    let retryAfterMs: number | undefined;
+    if (ok) {
+      // delivered
+    } else if (signal.aborted) {
+      error = `timeout after ${timeoutMs}ms`;
+    } else if (failure instanceof DeliveryError) {
+      retryable = failure.retryable;
+      status = failure.status;
+      retryAfterMs = failure.retryAfterMs;
+      error = failure.message;
+    } else {
+      error = failure instanceof Error ? failure.message : String(failure);
+    }
+
+    const { retry } = action.policy;
+    const outcome = ok ? 'delivered' : retryable && attempt < retry.attempts ? 'retry' : 'dead';
+    const next: DeliveryNext =
+      outcome === 'delivered'
+        ? { status: 'delivered' }
+        : outcome === 'retry'
+          ? { status: 'failed', nextAt: nextAttemptAt(now, attempt, retry, retryAfterMs, this.random) }
+          : { status: 'dead' };
+
+    const change = this.breaker.record(d.target, ok || !retryable, now);
+    if (change?.to === 'open') this.logger.warn({ circuit: change.circuit }, `circuit opened for ${d.target}`);
+    if (change?.to === 'closed') this.logger.info({ circuit: change.circuit }, `circuit closed for ${d.target}`);
+
+    const fields = { attempt, durationMs, status, error };
+    if (outcome === 'delivered') log.info(fields, 'delivered');
+    else if (outcome === 'retry') log.warn({ ...fields, nextAt: next.status === 'failed' ? next.nextAt : undefined }, 'attempt failed, will retry');
+    else log.error(fields, 'delivery dead-lettered');
+
+    const record: AttemptRecord = { startedAt, durationMs, outcome, status, error };
+    await this.record(d, record, next, { plugin: action.plugin, attempt });
+  }
+
+  private async unconfigured(r: Running): Promise<void> {
+    r.finishing = true;
+    const d = r.delivery;
+    const now = this.now();
+    this.logger.error({ deliveryId: d.id, rule: d.rule, action: d.action }, `delivery dead-lettered: ${UNCONFIGURED_ERROR}`);
+    const record: AttemptRecord = { startedAt: now, durationMs: 0, outcome: 'dead', error: UNCONFIGURED_ERROR };
+    await this.record(d, record, { status: 'dead' }, { plugin: 'unknown', attempt: d.attempts + 1 });
+  }
+
+  private async record(d: ClaimedDelivery, record: AttemptRecord, next: DeliveryNext, meta: { plugin: string; attempt: number }): Promise<void> {
+    try {
+      await this.store.finish(d.id, record, next);
+    } catch (err) {
+      // The lease runs out and the delivery is claimed again: at-least-once, never lost.
+      this.logger.error({ err, deliveryId: d.id }, 'recording the attempt failed');
+    }
+    try {
+      this.onAttempt?.({
+        deliveryId: d.id,
+        rule: d.rule,
+        action: d.action,
+        target: d.target,
+        plugin: meta.plugin,
+        attempt: meta.attempt,
+        outcome: record.outcome,
+        durationMs: record.durationMs,
+        status: record.status,
+        error: record.error,
+      });
+    } catch (err) {
+      this.logger.error({ err }, 'onAttempt hook threw');
+    }
+  }
+
+  /**
+   * The lease must outlive the attempt, or another worker could claim it while
+   * it runs. Since attempts are cut off at their timeout, clamping the timeout
+   * just under the lease is enough; the margin covers recording the attempt.
+   */
+  private timeoutFor(action: ResolvedAction, key: string): number {
+    const max = this.leaseMs - Math.min(5_000, Math.floor(this.leaseMs / 10));
+    if (action.policy.timeoutMs <= max) return action.policy.timeoutMs;
+    if (!this.clampWarned.has(key)) {
+      this.clampWarned.add(key);
+      this.logger.warn({ rule: action.rule, action: action.action, timeoutMs: action.policy.timeoutMs, leaseMs: this.leaseMs }, `action timeout exceeds the claim lease: using ${max}ms`);
+    }
+    return max;
+  }
+
+  private skipTargets(now: number): string[] {
+    const skip = new Set(this.breaker.blocked(now));
+    for (const targets of this.held.values()) for (const t of targets) skip.add(t);
+    for (const r of this.running.values()) {
+      if (r.key && r.limit !== undefined && (this.perAction.get(r.key) ?? 0) >= r.limit) skip.add(r.delivery.target);
+    }
+    return [...skip];
+  }
+
+  /** Nothing (more) to claim: sleep until the next due delivery, a circuit's reopening, or the poll cap. */
+  private async idle(claimNow: number): Promise<void> {
+    let due: number | null = null;
+    try {
+      due = await this.store.nextDueAt();
+    } catch (err) {
+      this.logger.warn({ err }, 'reading the next due time failed');
+    }
+    const now = this.now();
+    let wait = this.pollMs;
+    // Due already at claim time but not claimed: skipped or someone else's.
+    // Waking for it would spin; a freed slot or reopening circuit wakes us instead.
+    if (due !== null && due > claimNow) wait = Math.min(wait, due - now);
+    const reopen = this.breaker.nextReopenAt(now);
+    if (reopen !== null) wait = Math.min(wait, reopen - now);
+    await this.sleep(wait);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken || this.stopping) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeSleeper = undefined;
+        this.woken = false;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.wakeSleeper = done;
+    });
+  }
+
+  private async release(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      await this.store.release(ids);
+    } catch (err) {
+      // Their leases lapse and they are claimed again: nothing is lost.
+      this.logger.error({ err, deliveries: ids }, 'releasing deliveries failed');
+    }
+  }
+
+  private async settled(): Promise<void> {
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+}
+
+/**
+ * The default decoder: the payload is parsed again from the stored bytes the
+ * way ingest parsed it (form bodies, charsets), so stored events stay exact.
+ */
+export function decodeEvent(event: StoredEvent): RelayEvent {
+  const parsed = parsePayload(event.rawBody, event.headers['content-type']);
+  const payload = parsed.ok ? parsed.payload : event.rawBody.toString('utf8');
+  const { id, type, source, receivedAt, headers, rawBody } = event;
+  return { id, type, source, receivedAt, headers, rawBody, payload };
+}
+
+function isBreaker(value: Breaker | BreakerOptions | undefined): value is Breaker {
+  return typeof (value as Breaker | undefined)?.admit === 'function';
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key) ?? new Set<string>();
+  set.add(value);
+  map.set(key, set);
+}
+
+function raceAbort<T>(run: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve()
+      .then(run)
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+async function withDeadline(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms));
+  });
+  try {
+    await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
