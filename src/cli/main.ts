@@ -6,6 +6,7 @@ import { serve } from './serve.js';
 import { validate } from './validate.js';
 import { testEvent } from './test-event.js';
 import { docs } from './docs.js';
+import { migrate } from './migrate.js';
 import { eventsCommand, showCommand, type EventsOptions } from './events.js';
 import { replayCommand, type ReplayOptions } from './replay.js';
 
@@ -72,6 +73,12 @@ program
   .option('--rule <name>', 'only deliveries of this rule')
   .option('--json', 'print the summary as JSON')
   .action(async (ids: string[], opts: ReplayOptions) => replayCommand(ids, opts));
+
+program
+  .command('migrate')
+  .description('create or upgrade the store schema without starting the server (deploys that migrate first)')
+  .option(...configOption)
+  .action(async (opts: { config: string }) => migrate(opts.config));
 
 program
   .command('docs')

@@ -1,0 +1,49 @@
+// Compiled by `npm test` (tsc -p tsconfig.test.json): the public plugin API's
+// types must accept what the docs show and reject what they forbid.
+
+import { definePlugin, DeliveryError, type ActionInput, type ActionPlugin } from '../../src/index.js';
+
+interface TeamsOptions {
+  url: string;
+  text: string;
+  retries?: number;
+}
+
+export const teams: ActionPlugin<TeamsOptions> = definePlugin<TeamsOptions>({
+  name: 'teams',
+  description: 'Posts to Microsoft Teams.',
+  options: { type: 'object', required: ['url', 'text'], properties: { url: { type: 'string' }, text: { type: 'string' } } },
+  templates: ['text'],
+  target: (o) => new URL(o.url).host,
+  create(options, ctx) {
+    ctx.onClose(() => undefined);
+    const url: string = options.url;
+    return async (input: ActionInput<TeamsOptions>) => {
+      const text: string = input.options.text;
+      input.signal.throwIfAborted();
+      input.logger.info({ url, text, attempt: input.attempt, id: input.event.id, n: input.batch?.length });
+      if (text === '') throw new DeliveryError('empty', { retryable: false });
+      throw DeliveryError.fromStatus(503, 'busy', '2');
+    };
+  },
+});
+
+definePlugin<TeamsOptions>({
+  name: 'bad-templates',
+  description: 'x',
+  options: {},
+  // @ts-expect-error: only option names can be templates
+  templates: ['nope'],
+  create: () => async () => undefined,
+});
+
+definePlugin<TeamsOptions>({
+  name: 'bad-runner',
+  description: 'x',
+  options: {},
+  // @ts-expect-error: a runner returns a result or nothing, not a string
+  create: () => async () => 'done',
+});
+
+// @ts-expect-error: `retryable` is required, so every failure says whether to retry
+new DeliveryError('x', {});
