@@ -15,6 +15,9 @@ import { openStore } from './queue/index.js';
 import type { Store } from './queue/store.js';
 import { Deliverer } from './deliver/worker.js';
 import { createApp } from './ingest/server.js';
+import { adminRoutes } from './admin/api.js';
+import { healthRoutes } from './ops/health.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
 
 export interface StartOptions {
   configPath: string;
@@ -43,6 +46,7 @@ export class Relay {
     readonly deliverer: Deliverer,
     readonly server: Server,
     readonly logger: Logger,
+    readonly metrics: Metrics,
   ) {}
 
   static async start(options: StartOptions): Promise<Relay> {
@@ -63,6 +67,14 @@ export class Relay {
     // The config is read through this getter so a reload can swap it atomically.
     let relay: Relay | undefined;
     const current = () => relay?.config ?? config;
+    const metrics = createMetrics({
+      // Refreshed every second for backpressure already: a scrape runs no query for it.
+      backlog: () => relay?.backlog ?? 0,
+      deadLetters: () => store.deadCount(),
+      circuits: () => relay?.deliverer.circuits() ?? [],
+      configHash: () => current().hash,
+      onCollectError: (err, metric) => logger.warn({ err, metric }, 'metrics: reading a gauge failed'),
+    });
     const deliverer = new Deliverer({
       store,
       catalog: () => current().actions.catalog,
@@ -70,6 +82,7 @@ export class Relay {
       concurrency: config.delivery.concurrency,
       leaseMs: config.delivery.leaseMs,
       workerId: `${hostname()}:${process.pid}`,
+      onAttempt: metrics.attempt,
     });
     const app = createApp({
       config: current,
@@ -81,12 +94,30 @@ export class Relay {
       },
       overloaded: () => (relay?.backlog ?? 0) >= current().server.maxBacklog,
       draining: () => relay?.draining ?? false,
+      // Before the ingest catch-all: these paths are Relay's own.
+      extra: [
+        healthRoutes({ store, config: current, draining: () => relay?.draining ?? false, logger }),
+        metrics.middleware(),
+        adminRoutes({
+          token: env.RELAY_ADMIN_TOKEN,
+          store,
+          circuits: () => deliverer.circuits(),
+          config: current,
+          reload: () => relay!.reload(),
+          logger,
+        }),
+      ],
+      observe: (source, type, outcome, matched) => {
+        metrics.eventReceived(source, type, outcome);
+        if (outcome === 'accepted') for (const rule of matched ?? []) metrics.ruleMatched(rule);
+      },
     });
     const tls = config.server.tls;
     const server = tls
       ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, app.callback())
       : createHttpServer(app.callback());
-    relay = new Relay(config, store, deliverer, server, logger);
+    relay = new Relay(config, store, deliverer, server, logger, metrics);
+    relay.hooks.onReload = (outcome) => metrics.configReloaded(outcome);
     relay.env = env;
     if (options.watch !== false) relay.watch();
 

@@ -22,7 +22,8 @@ export interface IngestDeps {
   draining(): boolean;
   /** Extra routes (health, metrics, admin) mounted before the catch-all. */
   extra?: Koa.Middleware[];
-  observe?: (source: string, type: string, outcome: string) => void;
+  /** Every answered event, for metrics; `matched` (rule names) once the event was routed. */
+  observe?: (source: string, type: string, outcome: string, matched?: readonly string[]) => void;
 }
 
 export function createApp(deps: IngestDeps): Koa {
@@ -92,7 +93,7 @@ export function createApp(deps: IngestDeps): Koa {
       deliveries,
     );
     if (outcome.status === 'accepted' && deliveries.length) deps.onQueued();
-    deps.observe?.(source.name, event.type, outcome.status);
+    deps.observe?.(source.name, event.type, outcome.status, matched);
     log.info({ eventId: event.id, type: event.type, matched, status: outcome.status, secretIndex: checked.secret }, 'event received');
     return send(ctx, accepted(outcome));
   });

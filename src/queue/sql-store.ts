@@ -348,6 +348,16 @@ export class SqlStore implements Store {
     });
   }
 
+  deadCount(): Promise<number> {
+    const query = this.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', 'dead');
+    return this.engine.read(function* () {
+      return Number((yield* first(query))?.n ?? 0);
+    });
+  }
+
   nextDueAt(): Promise<number | null> {
     const query = this.db.selectFrom('deliveries').select((eb) => eb.fn.min('next_at').as('t'));
     return this.engine.read(function* () {

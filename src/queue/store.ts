@@ -197,6 +197,12 @@ export interface Store {
   /** Deliveries not yet delivered or dead: the backlog that backpressure bounds. */
   backlog(): Promise<number>;
   /**
+   * Events holding a dead delivery (status dead): the dead-letter queue, for
+   * the relay_dead_letters gauge. Counted on the events status index, so a
+   * scrape stays cheap however many deliveries are stored.
+   */
+  deadCount(): Promise<number>;
+  /**
    * When the next queued delivery falls due, or null when none is queued. A
    * claimed delivery counts as due when its lease ends (it is re-claimed then
    * if its worker died).

@@ -148,6 +148,10 @@ export class MemoryStore implements Store {
     return leased.length;
   }
 
+  async deadCount(): Promise<number> {
+    return [...this.deliveries.values()].filter((d) => d.status === 'dead').length;
+  }
+
   async backlog(): Promise<number> {
     return [...this.deliveries.values()].filter((d) => d.status === 'pending' || d.status === 'failed').length;
   }

@@ -1,0 +1,226 @@
+// The admin HTTP API under /admin: the CLI's operations over HTTP, behind a
+// bearer token. Without a token the API does not exist (404), so a missing
+// variable can never leave it open. Handlers call src/admin/operations.ts,
+// never the store, so the CLI and the API cannot disagree.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { koaBody } from 'koa-body';
+import type { LoadedConfig } from '../config/load.js';
+import type { CircuitInfo } from '../deliver/breaker.js';
+import { RelayError, formatIssue, type ConfigIssue } from '../errors.js';
+import type { Store } from '../queue/store.js';
+import { UsageError, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
+
+/** What Relay#reload answers (structurally, so this module does not import the Relay). */
+export type ReloadOutcome = { ok: true; hash: string; changed: boolean } | { ok: false; errors: readonly ConfigIssue[] };
+
+export interface AdminDeps {
+  /** RELAY_ADMIN_TOKEN. Unset or empty: every /admin path answers 404. */
+  token: string | undefined;
+  store: Store;
+  /** The live circuit breakers (Deliverer#circuits). */
+  circuits(): readonly CircuitInfo[];
+  config(): LoadedConfig;
+  reload(): Promise<ReloadOutcome>;
+  /** Replays and reloads are logged (they change what Relay does); failures too. */
+  logger?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+/** Short tokens fall to guessing; refuse to start with one rather than serve it. */
+export const MIN_TOKEN_LENGTH = 16;
+const ADMIN_PATH = /^\/admin(?:\/|$)/;
+const REALM = 'Bearer realm="relay-admin"';
+const EVENT_QUERY = ['status', 'source', 'type', 'since', 'until', 'limit', 'before'] as const;
+const REPLAY_FIELDS = new Set(['ids', 'dead', 'since', 'rule']);
+
+// Hashing both sides gives equal lengths, which timingSafeEqual needs, and
+// leaks nothing about the token's length.
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+export function adminRoutes(deps: AdminDeps): Koa.Middleware {
+  if (deps.token && deps.token.length < MIN_TOKEN_LENGTH) {
+    throw new RelayError('RELAY_ERR_CONFIG', `RELAY_ADMIN_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 32)`);
+  }
+  const expected = deps.token ? digest(deps.token) : undefined;
+  const router = adminRouter(deps);
+  const routes = router.routes() as Koa.Middleware;
+  const allowed = router.allowedMethods() as Koa.Middleware;
+
+  return async (ctx, next) => {
+    if (!ADMIN_PATH.test(ctx.path)) return next();
+    ctx.set('cache-control', 'no-store');
+    if (!expected) return fail(ctx, 404, 'not found');
+    const presented = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'))?.[1];
+    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+      ctx.set('www-authenticate', presented === undefined ? REALM : `${REALM}, error="invalid_token"`);
+      return fail(ctx, 401, presented === undefined ? 'a bearer token is required' : 'invalid token');
+    }
+    try {
+      // The router runs only here, after the token check: nothing can reach a handler around it.
+      await allowed(ctx, () => routes(ctx, async () => {}));
+      // Unmatched paths and the router's 405/501 have no body yet: answer JSON like everything else.
+      if (ctx.body === undefined || ctx.body === null) {
+        if (ctx.status === 404) fail(ctx, 404, 'no such admin endpoint');
+        else if (ctx.status === 405 || ctx.status === 501) fail(ctx, ctx.status, `method not allowed; use ${ctx.response.get('allow') || 'another method'}`);
+      }
+    } catch (err) {
+      answerError(ctx, err, deps.logger);
+    }
+  };
+}
+
+/** The routes alone, without the token gate; exported for the OpenAPI drift test. */
+export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
+  const { store } = deps;
+  const router = new Router({ prefix: '/admin', sensitive: true });
+  const json = koaBody({ json: true, jsonStrict: true, jsonLimit: '64kb', urlencoded: false, text: false, multipart: false });
+
+  router.get('/events', async (ctx) => {
+    ctx.body = await listEvents(store, query(ctx, EVENT_QUERY));
+  });
+  router.get('/events/:id', async (ctx) => {
+    const event = await showEvent(store, ctx.params.id!, { secretHeaders: signatureHeaders(deps.config()) });
+    if (event === null) return fail(ctx, 404, `no event with id or seq "${ctx.params.id}"`);
+    ctx.body = event;
+  });
+  router.get('/events/:id/deliveries', async (ctx) => {
+    const event = await showEvent(store, ctx.params.id!);
+    if (event === null) return fail(ctx, 404, `no event with id or seq "${ctx.params.id}"`);
+    ctx.body = { deliveries: event.deliveries };
+  });
+  router.post('/replay', json, async (ctx) => {
+    if (!ctx.is('application/json')) return fail(ctx, 415, 'send the replay request as application/json');
+    const summary = await replay(store, replayRequest(ctx.request.body));
+    deps.logger?.info({ requestId: ctx.state.requestId, events: summary.events, deliveries: summary.deliveries }, 'admin: replay');
+    ctx.body = summary;
+  });
+  router.get('/dead-letters', async (ctx) => {
+    ctx.body = { deadLetters: await deadLetters(store, query(ctx, EVENT_QUERY.filter((k) => k !== 'status'))) };
+  });
+  router.get('/targets', async (ctx) => {
+    ctx.body = { targets: await targets(store, deps.circuits()) };
+  });
+  router.post('/reload', async (ctx) => {
+    const result = await deps.reload();
+    deps.logger?.info({ requestId: ctx.state.requestId, ok: result.ok }, 'admin: reload');
+    if (result.ok) {
+      ctx.body = { ok: true, hash: result.hash, changed: result.changed };
+      return;
+    }
+    // The refused config's issues as `relay validate` prints them, and the hash still serving.
+    ctx.status = 422;
+    ctx.body = { ok: false, hash: deps.config().hash, errors: result.errors.map(formatIssue) };
+  });
+  router.get('/config', (ctx) => {
+    ctx.body = configView(deps.config());
+  });
+  return router;
+}
+
+function fail(ctx: Koa.Context, status: number, error: string): void {
+  ctx.status = status;
+  ctx.body = { error };
+}
+
+function answerError(ctx: Koa.Context, err: unknown, logger: AdminDeps['logger']): void {
+  if (err instanceof UsageError) return fail(ctx, 400, err.message);
+  // koa-body's errors carry a 4xx status: bad JSON (400, whose message quotes
+  // the parser), too large (413), unsupported charset (415).
+  const http = err as { status?: unknown; expose?: unknown; message?: unknown };
+  if (typeof http.status === 'number' && http.status >= 400 && http.status < 500) {
+    return fail(ctx, http.status, http.status === 400 ? 'the body is not valid JSON' : http.expose === true ? String(http.message) : 'bad request body');
+  }
+  logger?.error({ err, path: ctx.path }, 'admin request failed');
+  fail(ctx, 500, 'internal error');
+}
+
+/** Single-valued query parameters; a repeated one is a usage error, not a silent pick. */
+function query<K extends string>(ctx: Koa.Context, names: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const name of names) {
+    const value = ctx.query[name];
+    if (Array.isArray(value)) throw new UsageError(`${name} may be given once`);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/** Unknown fields are refused: a typo such as `rules` must not widen a replay to every rule. */
+function replayRequest(body: unknown): ReplayRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new UsageError('the body must be a JSON object: {ids?, dead?, since?, rule?}');
+  const b = body as Record<string, unknown>;
+  const unknown = Object.keys(b).filter((k) => !REPLAY_FIELDS.has(k));
+  if (unknown.length > 0) throw new UsageError(`unknown field ${unknown.map((k) => `"${k}"`).join(', ')} (known: ids, dead, since, rule)`);
+  const out: ReplayRequest = {};
+  if (b.ids !== undefined) {
+    if (!Array.isArray(b.ids) || !b.ids.every((id) => typeof id === 'string' || Number.isSafeInteger(id))) throw new UsageError('ids must be a list of event ids or seqs');
+    out.ids = b.ids.map(String);
+  }
+  if (b.dead !== undefined) {
+    if (typeof b.dead !== 'boolean') throw new UsageError('dead must be true or false');
+    out.dead = b.dead;
+  }
+  if (b.since !== undefined) {
+    if (typeof b.since !== 'string' && typeof b.since !== 'number') throw new UsageError('since must be an ISO time, an age like 2h, or ms since the epoch');
+    out.since = b.since;
+  }
+  if (b.rule !== undefined) {
+    if (typeof b.rule !== 'string') throw new UsageError('rule must be a rule name');
+    out.rule = b.rule;
+  }
+  return out;
+}
+
+/** The generic schemes name their signature header in the config; mask those too (as `relay events show` does). */
+function signatureHeaders(config: LoadedConfig): string[] {
+  return Object.values(config.raw.sources).flatMap((s) => (typeof s.verify.header === 'string' ? [s.verify.header] : []));
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * The store's view of failing targets (worst first) next to this process's
+ * live breakers, one row per target; targets only the breaker knows follow.
+ */
+async function targets(store: Store, circuits: readonly CircuitInfo[]) {
+  const stored = new Map((await targetHealth(store)).map(({ target, ...health }) => [target, health]));
+  const live = new Map(circuits.map((c) => [c.target, c]));
+  const names = [...stored.keys(), ...[...live.keys()].filter((t) => !stored.has(t)).sort()];
+  return names.map((target) => {
+    const c = live.get(target);
+    return {
+      target,
+      circuit: c ? { state: c.state, failures: c.failures, openedAt: iso(c.openedAt), reopensAt: iso(c.reopensAt) } : null,
+      health: stored.get(target) ?? null,
+    };
+  });
+}
+
+/** What is running, without secrets: action options (webhook URLs, passwords) and verify settings are left out. */
+function configView(config: LoadedConfig) {
+  return {
+    hash: config.hash,
+    loadedAt: iso(config.loadedAt),
+    file: config.file,
+    sources: [...config.sources.values()].map((s) => ({ name: s.name, path: s.path, scheme: s.scheme.name })),
+    rules: config.rules.rules.map((r) => ({
+      name: r.name,
+      on: r.on,
+      sources: r.sources ? [...r.sources] : null,
+      stop: r.stop,
+      conditions: r.condition !== undefined,
+      actions: (config.actions.byRule.get(r.name) ?? []).map((a) => ({
+        name: a.action,
+        plugin: a.plugin,
+        target: a.target,
+        enabled: a.enabled,
+        batch: a.batch ?? null,
+        retry: a.policy.retry,
+        timeoutMs: a.policy.timeoutMs,
+        concurrency: a.policy.concurrency,
+      })),
+    })),
+  };
+}
