@@ -4,7 +4,10 @@
 import { Command } from 'commander';
 import { serve } from './serve.js';
 import { validate } from './validate.js';
-import { testEvent } from './test-event.js';
+import { sendCommand, type SendOptions } from './send.js';
+import { initCommand, type InitOptions } from './init.js';
+import { schemaCommand } from './schema.js';
+import { testCommand, type TestCommandOptions } from './config-tests.js';
 import { docs } from './docs.js';
 import { migrate } from './migrate.js';
 import { eventsCommand, showCommand, type EventsOptions } from './events.js';
@@ -30,15 +33,44 @@ program
 
 program
   .command('test')
-  .description('dry run: which rules an event matches, why others do not, and the rendered actions; sends nothing')
-  .argument('<event>', 'JSON file with the event body')
+  .description('dry run of EVENT.json (which rules match, why others do not, rendered actions), or config tests from *.test.yaml files; sends nothing')
+  .argument('[files...]', 'one event JSON file, or *.test.yaml files')
   .option(...configOption)
+  .option('--all [dir]', 'run every *.test.yaml under config/tests/ (or DIR); exit code 1 on a mismatch')
   .option('-s, --source <name>', 'source the event comes from (needed when there are several)')
   .option('-H, --header <k:v>', 'request header, repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--json', 'print JSON')
-  .action(async (file: string, opts: { config: string; source?: string; header: string[]; json?: boolean }) =>
-    testEvent(file, opts),
-  );
+  .action(async (files: string[], opts: TestCommandOptions) => testCommand(files, opts));
+
+program
+  .command('send')
+  .description('sign an event the way its source expects and POST it to a running relay; prints the status and the event id')
+  .argument('<event>', 'JSON file with the event body (sent byte for byte)')
+  .option(...configOption)
+  .option('-s, --source <name>', 'source to sign for (needed when there are several)')
+  .option('--url <url>', 'where to post (default: http://127.0.0.1:<port><source path>; PORT honoured)')
+  .option('-t, --type <type>', 'event type, for sources that read it from a header (GitHub pull_request.opened, Shopify orders/create)')
+  .option('-H, --header <k:v>', 'extra request header, repeatable; replaces one relay send would set', (v: string, all: string[]) => [...all, v], [] as string[])
+  .action(async (file: string, opts: SendOptions) => {
+    await sendCommand(file, opts);
+  });
+
+program
+  .command('init')
+  .description('write a commented starter relay.config.yaml; asks on a terminal for what the flags leave out')
+  .option('--providers <list>', 'comma-separated: archivus, github, stripe, slack, shopify, standard-webhooks, hmac, bearer, basic (default archivus)')
+  .option('--actions <list>', 'comma-separated: slack, email, forward, log (default log)')
+  .option('-o, --output <file>', 'file to write', 'relay.config.yaml')
+  .option('--force', 'overwrite the file if it exists')
+  .action(async (opts: InitOptions) => {
+    await initCommand(opts);
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of relay.config.yaml for editors (config/relay.schema.json is its output)')
+  .option('-c, --config <file>', "include this config's custom plugins")
+  .action(async (opts: { config?: string }) => schemaCommand(opts));
 
 const events = program
   .command('events')

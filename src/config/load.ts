@@ -56,6 +56,8 @@ export interface LoadOptions {
   logger?: PluginLogger;
 }
 
+const RESERVED = /^\/(healthz|readyz|metrics)\/?$|^\/(admin|ui)(\/|$)/;
+
 const quiet: PluginLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export async function loadConfig(path: string, options: LoadOptions = {}): Promise<LoadedConfig> {
@@ -100,6 +102,9 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   for (const [name, cfg] of Object.entries(raw.sources)) {
     const source = compileSource(name, cfg, schemes, dir, issues);
     if (!source) continue;
+    if (RESERVED.test(source.path)) {
+      issues.push({ path: ['sources', name, 'path'], message: `${source.path} is reserved for Relay's own endpoints (/healthz, /readyz, /metrics, /admin, /ui)` });
+    }
     if (sources.has(source.path)) {
       issues.push({ path: ['sources', name, 'path'], message: `path ${source.path} is already used by source "${sources.get(source.path)!.name}"` });
     }

@@ -113,3 +113,12 @@ rules:
     expect(action!.options).toMatchObject({ message: 'override {{ event.id }}', level: 'warn' });
   });
 });
+
+describe('reserved paths', () => {
+  it("a source cannot take Relay's own endpoints", async () => {
+    for (const path of ['/metrics', '/admin/events', '/healthz']) {
+      const yaml = minimal.replace('path: /webhooks/archivus', `path: ${path}`);
+      await expect(loadYaml(yaml)).rejects.toThrow(/is reserved for Relay's own endpoints/);
+    }
+  });
+});
