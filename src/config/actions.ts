@@ -164,7 +164,7 @@ async function build(
   const retry = { ...config.delivery.retry, ...cfg.retry };
   const policy: DeliveryPolicy = {
     retry: {
-      attempts: retry.attempts ?? 8,
+      attempts: retry.attempts ?? 15,
       initialDelayMs: toMs(retry.initialDelay ?? '1s'),
       maxDelayMs: toMs(retry.maxDelay ?? '10m'),
     },

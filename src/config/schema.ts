@@ -18,7 +18,7 @@ function retrySchema(defaults: boolean) {
     description: 'Retries with exponential backoff and full jitter.',
     additionalProperties: false,
     properties: {
-      attempts: { type: 'integer', minimum: 1, ...d(8), description: 'Total attempts, the first included (default 8).' },
+      attempts: { type: 'integer', minimum: 1, ...d(15), description: 'Total attempts, the first included (default 15: about half an hour of retries on average, an hour at most).' },
       initialDelay: { ...durationSchema, ...d('1s'), description: 'Upper bound of the first backoff; doubles each attempt (default 1s).' },
       maxDelay: { ...durationSchema, ...d('10m'), description: 'Longest wait between attempts (default 10m).' },
     },

@@ -142,7 +142,7 @@ export const ACTIONS: Readonly<Record<string, Action>> = {
       '  enabled: ${FORWARD_ENABLED:-false}',
       '  with:',
       '    url: ${FORWARD_URL:-http://127.0.0.1:9000/events}',
-      '  retry: { attempts: 8, initialDelay: 1s, maxDelay: 10m }   # then dead: `relay replay --dead`',
+      '  retry: { attempts: 15, initialDelay: 1s, maxDelay: 10m }   # then dead: `relay replay --dead`',
     ],
     use: () => '- use: downstream',
   },
