@@ -1,0 +1,76 @@
+// Inbound rate limits kept in PostgreSQL, so every instance counts against one
+// limit. rate-limiter-flexible runs the queries; the table is created by the
+// store's migrations (so instances starting together do not race to create
+// it) and its expired rows are deleted by prune (so no per-limiter timers
+// outlive a reload).
+
+import { createHash } from 'node:crypto';
+
+import pg from 'pg';
+import { RateLimiterPostgres } from 'rate-limiter-flexible';
+
+import type { LimiterFactory } from '../ingest/rate-limit.js';
+import { assertSchemaName, RATE_LIMITS_TABLE } from './migrations.js';
+import type { StorageConfig } from './store.js';
+
+/** One consume is one short query; a few connections serve a busy instance. */
+const POOL_SIZE = 4;
+/** The library's key column is varchar(255): prefix + ':' + an address must fit. */
+const MAX_PREFIX = 160;
+
+export interface LimiterStores {
+  /**
+   * The limiter store for a config's storage, chosen at the first call and
+   * kept by later ones (reloads), like the store itself: memory (undefined)
+   * on SQLite, the shared table on PostgreSQL.
+   */
+  pick(storage: StorageConfig): LimiterFactory | undefined;
+  close(): Promise<void>;
+}
+
+export function limiterStores(): LimiterStores {
+  let chosen: { factory: LimiterFactory; close(): Promise<void> } | null | undefined;
+  return {
+    pick(storage) {
+      chosen ??= storage.driver === 'postgres' ? postgresLimiters(storage.url, storage.schema) : null;
+      return chosen?.factory;
+    },
+    close: async () => chosen?.close(),
+  };
+}
+
+export function postgresLimiters(url: string, schema?: string): { factory: LimiterFactory; close(): Promise<void> } {
+  if (schema !== undefined) assertSchemaName(schema);
+  // Opened at the first limiter: a config without rate limits holds no connections.
+  let pool: pg.Pool | undefined;
+  const factory: LimiterFactory = (options) => {
+    if (pool === undefined) {
+      pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: 5_000 });
+      // An idle client losing its server must not crash the process; the next query reconnects.
+      pool.on('error', () => {});
+    }
+    const keyPrefix =
+      options.keyPrefix.length <= MAX_PREFIX
+        ? options.keyPrefix
+        : `relay:${createHash('sha256').update(options.keyPrefix).digest('hex').slice(0, 32)}`;
+    // No insuranceLimiter: a database failure rejects, and the server answers
+    // 503 rather than letting requests through unlimited.
+    return new RateLimiterPostgres({
+      ...options,
+      keyPrefix,
+      storeClient: pool,
+      storeType: 'pool',
+      tableName: RATE_LIMITS_TABLE,
+      ...(schema !== undefined && { schemaName: schema }),
+      tableCreated: true,
+      clearExpiredByTimeout: false,
+    });
+  };
+  return {
+    factory,
+    close: async () => {
+      await pool?.end();
+      pool = undefined;
+    },
+  };
+}
