@@ -1,7 +1,7 @@
 // The configuration as written in relay.config.yaml, after env interpolation
 // and schema validation (defaults filled in). See src/config/schema.ts.
 
-import type { ConditionConfig } from '../match/condition.js';
+import type { RuleConfig } from '../match/rules.js';
 import type { RateLimitConfig } from '../ingest/rate-limit.js';
 
 export type Duration = number | string;
@@ -40,12 +40,8 @@ export interface SourceConfig {
   rateLimit?: RateLimitConfig;
 }
 
-export interface RuleConfigRaw {
-  name: string;
-  on: string | string[];
-  source?: string | string[];
-  when?: ConditionConfig | ConditionConfig[];
-  stop?: boolean;
+/** A rule as the matcher reads it, plus the actions it runs. */
+export interface RuleConfigRaw extends RuleConfig {
   actions: ActionConfig[];
 }
 

@@ -57,6 +57,16 @@ export function checkTimestamp(value: string, nowMs: number, toleranceSec: numbe
 }
 
 /** Tolerance in seconds; NaN would pass every age comparison, so anything but a positive finite number is refused. */
+/** The `tolerance` option of timestamped schemes; `header` names what it bounds. */
+export function toleranceOption(header: string): Record<string, unknown> {
+  return {
+    type: 'number',
+    exclusiveMinimum: 0,
+    default: 300,
+    description: `Seconds ${header} may differ from now, either way (replay protection).`,
+  };
+}
+
 export function toleranceOf(scheme: string, value: number | undefined, fallback: number): number {
   const t = value ?? fallback;
   if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) throw new Error(`${scheme}: tolerance must be a positive number of seconds`);

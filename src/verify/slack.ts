@@ -1,7 +1,7 @@
 // Slack's v0 signing: HMAC over `v0:<timestamp>:<body>`, plus the one-off
 // url_verification challenge Slack sends when an Events API URL is saved.
 
-import { isRecord } from './crypto.js';
+import { isRecord, toleranceOption } from './crypto.js';
 import { hmacSign, hmacVerifier } from './hmac.js';
 import type { HmacOptions } from './hmac.js';
 import type { Scheme, SchemeOptionsBase } from './types.js';
@@ -25,12 +25,7 @@ export const slackScheme: Scheme<SlackOptions> = {
   options: {
     type: 'object',
     properties: {
-      tolerance: {
-        type: 'number',
-        exclusiveMinimum: 0,
-        default: 300,
-        description: 'Seconds X-Slack-Request-Timestamp may differ from now, either way (replay protection).',
-      },
+      tolerance: toleranceOption('X-Slack-Request-Timestamp'),
     },
   },
   needsSecret: true,

@@ -2,7 +2,7 @@
 // still sends under svix-* header names. Secrets are base64 key bytes.
 
 import { randomUUID } from 'node:crypto';
-import { checkTimestamp, decode, fail, firstSecret, hmac, matchAny, readHeader, secretKeys, toleranceOf } from './crypto.js';
+import { checkTimestamp, decode, fail, firstSecret, hmac, matchAny, readHeader, secretKeys, toleranceOf, toleranceOption } from './crypto.js';
 import type { Scheme, SchemeOptionsBase, VerifyRequest } from './types.js';
 
 export interface StandardWebhooksOptions extends SchemeOptionsBase {
@@ -29,12 +29,7 @@ export const standardWebhooksScheme: Scheme<StandardWebhooksOptions> = {
   options: {
     type: 'object',
     properties: {
-      tolerance: {
-        type: 'number',
-        exclusiveMinimum: 0,
-        default: 300,
-        description: 'Seconds webhook-timestamp may differ from now, either way (replay protection).',
-      },
+      tolerance: toleranceOption('webhook-timestamp'),
     },
   },
   needsSecret: true,

@@ -1,7 +1,7 @@
 // Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]`. Several v1 entries
 // appear while a secret is being rolled on Stripe's side; any may match.
 
-import { checkTimestamp, decode, fail, firstSecret, hmac, matchAny, readHeader, secretKeys, toleranceOf } from './crypto.js';
+import { checkTimestamp, decode, fail, firstSecret, hmac, matchAny, readHeader, secretKeys, toleranceOf, toleranceOption } from './crypto.js';
 import type { Scheme, SchemeOptionsBase } from './types.js';
 
 export interface StripeOptions extends SchemeOptionsBase {
@@ -19,12 +19,7 @@ export const stripeScheme: Scheme<StripeOptions> = {
   options: {
     type: 'object',
     properties: {
-      tolerance: {
-        type: 'number',
-        exclusiveMinimum: 0,
-        default: 300,
-        description: 'Seconds the signed timestamp may differ from now, either way (replay protection).',
-      },
+      tolerance: toleranceOption('the signed timestamp'),
     },
   },
   needsSecret: true,
