@@ -12,11 +12,15 @@ import { watchFiles } from './config/watch.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { createLogger } from './log.js';
 import { openStore } from './queue/index.js';
+import { limiterStores, type LimiterStores } from './queue/limits.js';
 import type { Store } from './queue/store.js';
 import { Deliverer } from './deliver/worker.js';
+import { SharedBreaker } from './deliver/shared-breaker.js';
 import { createApp } from './ingest/server.js';
 import { adminRoutes } from './admin/api.js';
 import { healthRoutes } from './ops/health.js';
+import { createSessions } from './ui/session.js';
+import { uiRoutes } from './ui/routes.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 
 export interface StartOptions {
@@ -39,6 +43,8 @@ export class Relay {
   private unwatch: (() => void) | undefined;
   private reloading: Promise<ReloadResult> | undefined;
   private env: NodeJS.ProcessEnv = process.env;
+  /** On PostgreSQL, rate limits shared by every instance (kept across reloads). */
+  private limits: LimiterStores = limiterStores();
 
   private constructor(
     private config: LoadedConfig,
@@ -52,7 +58,8 @@ export class Relay {
   static async start(options: StartOptions): Promise<Relay> {
     const env = options.env ?? process.env;
     const bootLogger = options.logger ?? createLogger({ level: env.RELAY_LOG_LEVEL });
-    const config = await loadConfig(options.configPath, { env, logger: bootLogger });
+    const limits = limiterStores();
+    const config = await loadConfig(options.configPath, { env, logger: bootLogger, limiters: limits.pick });
     const logger = options.logger ?? createLogger({ level: env.RELAY_LOG_LEVEL ?? config.logLevel });
     for (const w of config.warnings) logger.warn({ path: w.path, line: w.line }, w.message);
 
@@ -75,7 +82,14 @@ export class Relay {
       configHash: () => current().hash,
       onCollectError: (err, metric) => logger.warn({ err, metric }, 'metrics: reading a gauge failed'),
     });
+    // On PostgreSQL a circuit one instance opens is skipped by all; read before the first claim.
+    const breaker =
+      config.storage.driver === 'postgres'
+        ? new SharedBreaker(store, { onError: (err) => logger.warn({ err }, 'sharing circuit state failed') })
+        : undefined;
+    await breaker?.refresh();
     const deliverer = new Deliverer({
+      breaker,
       store,
       catalog: () => current().actions.catalog,
       logger,
@@ -84,6 +98,8 @@ export class Relay {
       workerId: `${hostname()}:${process.pid}`,
       onAttempt: metrics.attempt,
     });
+    // The dashboard's sessions stand in for the admin token on /ui and /admin (off without a token).
+    const sessions = createSessions(env.RELAY_ADMIN_TOKEN);
     const app = createApp({
       config: current,
       store,
@@ -104,8 +120,10 @@ export class Relay {
           circuits: () => deliverer.circuits(),
           config: current,
           reload: () => relay!.reload(),
+          sessions,
           logger,
         }),
+        uiRoutes({ sessions, logger }),
       ],
       observe: (source, type, outcome, matched) => {
         metrics.eventReceived(source, type, outcome);
@@ -119,6 +137,7 @@ export class Relay {
     relay = new Relay(config, store, deliverer, server, logger, metrics);
     relay.hooks.onReload = (outcome) => metrics.configReloaded(outcome);
     relay.env = env;
+    relay.limits = limits;
     if (options.watch !== false) relay.watch();
 
     relay.backlog = await store.backlog();
@@ -166,7 +185,7 @@ export class Relay {
     const old = this.config;
     let fresh: LoadedConfig;
     try {
-      fresh = await loadConfig(old.file, { env: this.env, logger: this.logger });
+      fresh = await loadConfig(old.file, { env: this.env, logger: this.logger, limiters: this.limits.pick });
     } catch (err) {
       const errors = err instanceof ConfigError ? err.issues : [{ path: [], message: (err as Error).message }];
       for (const e of errors) this.logger.error({ file: e.file, line: e.line, col: e.col, path: e.path }, `config reload failed: ${e.message}`);
@@ -216,6 +235,7 @@ export class Relay {
     await closed;
     await this.config.actions.close();
     await this.store.close();
+    await this.limits.close();
     this.logger.info('relay stopped');
   }
 

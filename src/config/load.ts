@@ -11,6 +11,7 @@ import type { JsonSchema, PluginLogger } from '../plugin.js';
 import { schemes } from '../verify/index.js';
 import { RuleSet } from '../match/rules.js';
 import { compileSource, type CompiledSource } from '../ingest/source.js';
+import type { LimiterFactory } from '../ingest/rate-limit.js';
 import { compileActions, type CompiledActions } from './actions.js';
 import { interpolateTree } from './env.js';
 import { placeIssues } from './locate.js';
@@ -54,6 +55,12 @@ export interface LoadedConfig {
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   logger?: PluginLogger;
+  /**
+   * Where sources' rate limits keep their counters, given the config's
+   * storage (`relay serve` shares them in PostgreSQL). Default, or when it
+   * returns undefined: in this process's memory.
+   */
+  limiters?: (storage: StorageConfig) => LimiterFactory | undefined;
 }
 
 const RESERVED = /^\/(healthz|readyz|metrics)\/?$|^\/(admin|ui)(\/|$)/;
@@ -98,9 +105,14 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   issues.push(...validateWith(structural(schema), raw, [], createAjv()));
   if (issues.length) fail([...issues, ...(await bestEffortActionIssues(raw, loaded.plugins, issues))]);
 
+  const storage: StorageConfig =
+    raw.storage.driver === 'postgres'
+      ? { driver: 'postgres', url: raw.storage.url ?? '', ...(raw.storage.schema && { schema: raw.storage.schema }) }
+      : { driver: 'sqlite', path: resolve(dir, raw.storage.path), sync: raw.storage.sync };
+  const limiterFactory = options.limiters?.(storage);
   const sources = new Map<string, CompiledSource>();
   for (const [name, cfg] of Object.entries(raw.sources)) {
-    const source = compileSource(name, cfg, schemes, dir, issues);
+    const source = compileSource(name, cfg, schemes, dir, issues, limiterFactory);
     if (!source) continue;
     if (RESERVED.test(source.path)) {
       issues.push({ path: ['sources', name, 'path'], message: `${source.path} is reserved for Relay's own endpoints (/healthz, /readyz, /metrics, /admin, /ui)` });
@@ -149,10 +161,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
       shutdownGraceMs: toMs(raw.server.shutdownGrace),
       ...(raw.server.tls && { tls: { cert: resolve(dir, raw.server.tls.cert), key: resolve(dir, raw.server.tls.key) } }),
     },
-    storage:
-      raw.storage.driver === 'postgres'
-        ? { driver: 'postgres', url: raw.storage.url ?? '', ...(raw.storage.schema && { schema: raw.storage.schema }) }
-        : { driver: 'sqlite', path: resolve(dir, raw.storage.path), sync: raw.storage.sync },
+    storage,
     retentionMs: toMs(raw.storage.retention),
     delivery: { concurrency: raw.delivery.concurrency, leaseMs: toMs(raw.delivery.lease) },
     logLevel: raw.log.level,

@@ -8,6 +8,9 @@
 import { all, exec, raw, type Dialect, type Step } from './engine.js';
 import type { MigrationResult } from './store.js';
 
+/** Shared inbound rate-limit counters (PostgreSQL), read and written by rate-limiter-flexible. */
+export const RATE_LIMITS_TABLE = 'rate_limits';
+
 export interface Migration {
   version: number;
   name: string;
@@ -84,6 +87,34 @@ export const migrations: readonly Migration[] = [
           error text
         )`,
         `create index attempts_delivery on attempts (delivery_id, id)`,
+      ];
+    },
+  },
+  {
+    version: 2,
+    name: 'shared-state',
+    up: (dialect) => {
+      const { big } = types(dialect);
+      return [
+        // Written only when a circuit opens or closes; read by every instance.
+        `create table circuits (
+          target text primary key,
+          open_until ${big},
+          failures integer not null default 0,
+          updated_at ${big} not null
+        )`,
+        // RateLimiterPostgres's own table, column for column (see its
+        // _getCreateTableStmt), created here so instances starting together
+        // do not race to create it. Only PostgreSQL serves several instances.
+        ...(dialect === 'postgres'
+          ? [
+              `create table ${RATE_LIMITS_TABLE} (
+                key varchar(255) primary key,
+                points integer not null default 0,
+                expire bigint
+              )`,
+            ]
+          : []),
       ];
     },
   },

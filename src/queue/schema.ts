@@ -68,6 +68,25 @@ export interface AttemptsTable {
   error: string | null;
 }
 
+/** Shared circuit-breaker state (migration 2); see SharedCircuit. */
+export interface CircuitsTable {
+  target: string;
+  open_until: number | null;
+  failures: number;
+  updated_at: number;
+}
+
+/**
+ * rate-limiter-flexible's RateLimiterPostgres table (migration 2, PostgreSQL
+ * only). The library reads and writes it; the store only deletes expired rows.
+ */
+export interface RateLimitsTable {
+  key: string;
+  points: number;
+  /** ms since the epoch; null = never expires (unused by Relay). */
+  expire: number | null;
+}
+
 export interface MigrationsTable {
   version: number;
   name: string;
@@ -80,4 +99,6 @@ export interface Database {
   batch_members: BatchMembersTable;
   attempts: AttemptsTable;
   relay_migrations: MigrationsTable;
+  circuits: CircuitsTable;
+  rate_limits: RateLimitsTable;
 }

@@ -12,8 +12,9 @@
 
 import { sql, type Kysely } from 'kysely';
 
-import { all, exec, first, type Engine, type Step } from './engine.js';
+import { all, exec, first, raw, type Engine, type Step } from './engine.js';
 import { GroupCommit } from './group-commit.js';
+import { activitySteps } from './activity.js';
 import { migrate } from './migrations.js';
 import {
   CHUNK,
@@ -32,6 +33,8 @@ import {
 } from './queries.js';
 import type { Database } from './schema.js';
 import type {
+  Activity,
+  ActivityQuery,
   AttemptRecord,
   ClaimedDelivery,
   ClaimOptions,
@@ -46,6 +49,7 @@ import type {
   PlannedDelivery,
   PruneOptions,
   ReplaySelector,
+  SharedCircuit,
   Store,
   StoreStats,
   StoredEvent,
@@ -496,6 +500,7 @@ export class SqlStore implements Store {
     const conditions = [sql`(d.lease_until is null or d.lease_until <= ${now})`];
     if (s.dead === true) conditions.push(sql`d.status = 'dead'`);
     if (s.rule !== undefined) conditions.push(sql`d.rule = ${s.rule}`);
+    if (s.action !== undefined) conditions.push(sql`d.action = ${s.action}`);
     const filter = sql<boolean>`${sql.join(conditions, sql` and `)}`;
 
     let candidates;
@@ -574,17 +579,33 @@ export class SqlStore implements Store {
     }
   }
 
-  async prune(before: number, options: PruneOptions = {}): Promise<{ events: number }> {
+  async prune(before: number, options: PruneOptions = {}): Promise<{ events: number; skipped?: boolean }> {
     let total = 0;
-    for (;;) {
-      const n = await this.engine.write(() => this.pruneSteps(before, options.dead === true));
+    for (let chunk = 0; ; chunk++) {
+      const n = await this.engine.write(() => this.pruneSteps(before, options.dead === true, chunk === 0 ? Date.now() : undefined));
+      // Another instance holds the prune lock: it is doing (or finishing) this work.
+      if (n === null) return chunk === 0 ? { events: 0, skipped: true } : { events: total };
       total += n;
       if (n < CHUNK) return { events: total };
     }
   }
 
-  private *pruneSteps(before: number, dead: boolean): Step<number> {
+  /** One chunk; null when another instance is pruning. `now` also clears expired rate-limit counters. */
+  private *pruneSteps(before: number, dead: boolean, now: number | undefined): Step<number | null> {
     const db = this.db;
+    if (this.engine.dialect === 'postgres') {
+      // Transaction-scoped, so a crashed pruner can never leave it held. Per
+      // chunk, so a long prune does not hold one transaction open.
+      const lock = yield* first(
+        raw<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext($1)) as locked`, [
+          `relay:prune:${this.engine.schema ?? ''}`,
+        ]),
+      );
+      if (lock?.locked !== true) return null;
+      // The library only resets an expired counter when its key comes back; without this
+      // one row per client address would stay forever.
+      if (now !== undefined) yield* exec(db.deleteFrom('rate_limits').where('expire', '<', now));
+    }
     // No delivery of the event still queued.
     const queued = sql<boolean>`not exists (select 1 from deliveries d
         where d.event_seq = events.seq and d.next_at is not null)
@@ -633,6 +654,29 @@ export class SqlStore implements Store {
     }
     yield* exec(db.deleteFrom('events').where('seq', 'in', seqs));
     return seqs.length;
+  }
+
+  async saveCircuit(c: SharedCircuit, now: number): Promise<void> {
+    const row = { target: c.target, open_until: c.openUntil, failures: c.failures, updated_at: now };
+    const query = this.db
+      .insertInto('circuits')
+      .values(row)
+      .onConflict((oc) => oc.column('target').doUpdateSet({ open_until: row.open_until, failures: row.failures, updated_at: now }));
+    await this.engine.write(function* () {
+      yield* exec(query);
+    });
+  }
+
+  activity(query: ActivityQuery): Promise<Activity> {
+    return this.engine.read(() => activitySteps(this.db, query));
+  }
+
+  openCircuits(now: number): Promise<SharedCircuit[]> {
+    const query = this.db.selectFrom('circuits').select(['target', 'open_until', 'failures']).where('open_until', '>', now);
+    return this.engine.read(function* () {
+      const rows = yield* all(query);
+      return rows.map((r) => ({ target: r.target, openUntil: r.open_until, failures: r.failures }));
+    });
   }
 
   onWake(listener: () => void): () => void {

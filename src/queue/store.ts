@@ -136,6 +136,8 @@ export interface ReplaySelector {
   /** Only deliveries of events received at or after this time (ms). */
   since?: number;
   rule?: string;
+  /** With rule: one action's deliveries (the dashboard's "replay this delivery"). */
+  action?: string;
 }
 
 export interface PruneOptions {
@@ -144,6 +146,42 @@ export interface PruneOptions {
    * dead (dead letters are otherwise kept until replayed).
    */
   dead?: boolean;
+}
+
+/**
+ * A target's circuit as instances share it on PostgreSQL. Written only when a
+ * circuit opens or closes, never per attempt, so sharing costs nothing while
+ * targets are healthy.
+ */
+export interface SharedCircuit {
+  target: string;
+  /** When the cool-down ends; null once closed. */
+  openUntil: number | null;
+  /** Consecutive failures seen by the instance that wrote it. */
+  failures: number;
+}
+
+/** What Store#activity counts; times in ms since the epoch. */
+export interface ActivityQuery {
+  /** Events received and attempts started at or after this. */
+  since: number;
+  /** Bucket width; buckets start at multiples of it. */
+  bucketMs: number;
+  /**
+   * Attempts are found through their events (attempts have no time index):
+   * those of events received at or after this count. Earlier than `since`
+   * (usually) so that retries of older events are seen; default `since`.
+   */
+  eventsSince?: number;
+}
+
+export interface Activity {
+  /** Events received per source and bucket (the bucket's start). */
+  events: Array<{ source: string; bucket: number; count: number }>;
+  /** Delivery attempts per rule, action, outcome and bucket of their start. */
+  attempts: Array<{ rule: string; action: string; outcome: AttemptRecord['outcome']; bucket: number; count: number }>;
+  /** Events received per rule that matched them and bucket. */
+  matches: Array<{ rule: string; bucket: number; count: number }>;
 }
 
 export interface MigrationResult {
@@ -215,9 +253,18 @@ export interface Store {
   replay(selector: ReplaySelector): Promise<number[]>;
   /**
    * Deletes events received before `before` whose deliveries are all
-   * delivered (or that have none), with their deliveries and attempts.
+   * delivered (or that have none), with their deliveries and attempts. On
+   * PostgreSQL one instance prunes at a time: while another holds the prune
+   * lock this returns `{events: 0, skipped: true}` at once. Also deletes
+   * expired shared rate-limit counters.
    */
-  prune(before: number, options?: PruneOptions): Promise<{ events: number }>;
+  prune(before: number, options?: PruneOptions): Promise<{ events: number; skipped?: boolean }>;
+  /** Records a circuit's transition (open or close) for every instance. */
+  saveCircuit(circuit: SharedCircuit, now: number): Promise<void>;
+  /** Circuits some instance opened whose cool-down has not ended at `now`. */
+  openCircuits(now: number): Promise<SharedCircuit[]>;
+  /** Recent traffic in time buckets, for the dashboard (SQL in activity.ts). */
+  activity(query: ActivityQuery): Promise<Activity>;
   /**
    * Calls `listener` when work may have become due: after ingest, replay and
    * release here, and on PostgreSQL after those in other instances too

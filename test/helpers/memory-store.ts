@@ -4,6 +4,8 @@
 // production: no durability, no retention, no group commit.
 
 import type {
+  Activity,
+  ActivityQuery,
   AttemptRecord,
   ClaimOptions,
   ClaimedDelivery,
@@ -19,6 +21,7 @@ import type {
   PlannedDelivery,
   PruneOptions,
   ReplaySelector,
+  SharedCircuit,
   Store,
   StoreStats,
   StoredEvent,
@@ -180,6 +183,38 @@ export class MemoryStore implements Store {
 
   async prune(_before: number, _options?: PruneOptions): Promise<{ events: number }> {
     return { events: 0 };
+  }
+
+  /** Shared circuits, by target (the SharedBreaker's table). */
+  readonly circuitRows = new Map<string, SharedCircuit>();
+
+  async saveCircuit(circuit: SharedCircuit): Promise<void> {
+    this.circuitRows.set(circuit.target, { ...circuit });
+  }
+
+  async openCircuits(now: number): Promise<SharedCircuit[]> {
+    return [...this.circuitRows.values()].filter((c) => c.openUntil !== null && c.openUntil > now);
+  }
+
+  /** Same counts as the SQL stores, by brute force. */
+  async activity(q: ActivityQuery): Promise<Activity> {
+    const width = Math.max(1, Math.floor(q.bucketMs));
+    const at = (t: number) => Math.floor(t / width) * width;
+    const tally = <K>(keys: K[], name: (k: K) => string) => {
+      const out = new Map<string, { key: K; count: number }>();
+      for (const k of keys) out.set(name(k), { key: k, count: (out.get(name(k))?.count ?? 0) + 1 });
+      return [...out.values()];
+    };
+    const recent = this.events.filter((e) => e.receivedAt >= q.since);
+    const eventsSince = q.eventsSince ?? q.since;
+    const attempts = [...this.deliveries.values()]
+      .filter((d) => d.events.some((e) => e.receivedAt >= eventsSince))
+      .flatMap((d) => d.attempts.filter((a) => a.startedAt >= q.since).map((a) => ({ rule: d.rule, action: d.action, outcome: a.outcome, bucket: at(a.startedAt) })));
+    return {
+      events: tally(recent.map((e) => ({ source: e.source, bucket: at(e.receivedAt) })), JSON.stringify).map(({ key, count }) => ({ ...key, count })),
+      attempts: tally(attempts, JSON.stringify).map(({ key, count }) => ({ ...key, count })),
+      matches: tally(recent.flatMap((e) => e.matched.map((rule) => ({ rule, bucket: at(e.receivedAt) }))), JSON.stringify).map(({ key, count }) => ({ ...key, count })),
+    };
   }
 
   stats(): StoreStats {

@@ -35,7 +35,7 @@ describe('sqlite store files', () => {
     try {
       expect(peek.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(peek.prepare('select count(*) as n from events').get()).toEqual({ n: 1 });
-      expect(peek.prepare('select version from relay_migrations').all()).toEqual([{ version: 1 }]);
+      expect(peek.prepare('select version from relay_migrations order by version').all()).toEqual([{ version: 1 }, { version: 2 }]);
     } finally {
       peek.close();
     }

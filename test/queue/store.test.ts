@@ -321,8 +321,8 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
   test('migrations are idempotent and record their version', async () => {
     const location = await driver.location();
     const [a, b] = await Promise.all([location.open(), location.open()]);
-    expect(await a.migrate()).toEqual({ version: 1, applied: [] });
-    expect(await b.migrate()).toEqual({ version: 1, applied: [] });
+    expect(await a.migrate()).toEqual({ version: 2, applied: [] });
+    expect(await b.migrate()).toEqual({ version: 2, applied: [] });
     await a.ingest(event(), [plain()]);
     expect(await b.backlog()).toBe(1);
   });
