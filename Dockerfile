@@ -11,6 +11,7 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY plugins ./plugins
 COPY bench ./bench
+COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -1,7 +1,8 @@
 // The admin HTTP API under /admin: the CLI's operations over HTTP, behind a
 // bearer token. Without a token the API does not exist (404), so a missing
 // variable can never leave it open. Handlers call src/admin/operations.ts,
-// never the store, so the CLI and the API cannot disagree.
+// never the store, so the CLI and the API cannot disagree. The dashboard
+// (src/ui/) calls the same API with its session cookie instead of the token.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
@@ -11,6 +12,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { CircuitInfo } from '../deliver/breaker.js';
 import { RelayError, formatIssue, type ConfigIssue } from '../errors.js';
 import type { Store } from '../queue/store.js';
+import { explain, overview, parseWindow, rules, stats, tryEvent } from './insights.js';
 import { UsageError, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
 
 /** What Relay#reload answers (structurally, so this module does not import the Relay). */
@@ -24,6 +26,12 @@ export interface AdminDeps {
   circuits(): readonly CircuitInfo[];
   config(): LoadedConfig;
   reload(): Promise<ReloadOutcome>;
+  /**
+   * Dashboard sessions (src/ui/session.ts): a valid session cookie stands in
+   * for the bearer token. Requests that change something must then also send
+   * `X-Relay-UI: 1`, which a cross-site form cannot (CSRF).
+   */
+  sessions?: { valid(cookieHeader: string | undefined): boolean };
   /** Replays and reloads are logged (they change what Relay does); failures too. */
   logger?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -33,7 +41,8 @@ export const MIN_TOKEN_LENGTH = 16;
 const ADMIN_PATH = /^\/admin(?:\/|$)/;
 const REALM = 'Bearer realm="relay-admin"';
 const EVENT_QUERY = ['status', 'source', 'type', 'since', 'until', 'limit', 'before'] as const;
-const REPLAY_FIELDS = new Set(['ids', 'dead', 'since', 'rule']);
+const REPLAY_FIELDS = new Set(['ids', 'dead', 'since', 'rule', 'action']);
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 // Hashing both sides gives equal lengths, which timingSafeEqual needs, and
 // leaks nothing about the token's length.
@@ -53,9 +62,14 @@ export function adminRoutes(deps: AdminDeps): Koa.Middleware {
     ctx.set('cache-control', 'no-store');
     if (!expected) return fail(ctx, 404, 'not found');
     const presented = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'))?.[1];
-    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+    // An Authorization header decides alone; without one, a dashboard session may stand in.
+    const session = ctx.get('authorization') === '' && deps.sessions?.valid(ctx.get('cookie')) === true;
+    if (!session && (presented === undefined || !timingSafeEqual(digest(presented), expected))) {
       ctx.set('www-authenticate', presented === undefined ? REALM : `${REALM}, error="invalid_token"`);
       return fail(ctx, 401, presented === undefined ? 'a bearer token is required' : 'invalid token');
+    }
+    if (session && !SAFE_METHODS.has(ctx.method) && ctx.get('x-relay-ui') !== '1') {
+      return fail(ctx, 403, 'a session request that changes something needs the X-Relay-UI: 1 header');
     }
     try {
       // The router runs only here, after the token check: nothing can reach a handler around it.
@@ -116,6 +130,28 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
   router.get('/config', (ctx) => {
     ctx.body = configView(deps.config());
   });
+  // The dashboard's views (src/admin/insights.ts).
+  router.get('/overview', async (ctx) => {
+    ctx.body = await overview(store, deps.circuits(), deps.config());
+  });
+  router.get('/stats', async (ctx) => {
+    ctx.body = await stats(store, parseWindow(query(ctx, ['window']).window));
+  });
+  router.get('/rules', async (ctx) => {
+    ctx.body = await rules(store, deps.config());
+  });
+  router.get('/events/:id/explain', async (ctx) => {
+    const result = await explain(store, deps.config(), ctx.params.id!);
+    if (result === null) return fail(ctx, 404, `no event with id or seq "${ctx.params.id}"`);
+    if ('error' in result) return fail(ctx, 422, result.error);
+    ctx.body = result;
+  });
+  // Larger than replay's limit: a pasted event may be as large as a real one.
+  const event = koaBody({ json: true, jsonStrict: true, jsonLimit: '1mb', urlencoded: false, text: false, multipart: false });
+  router.post('/dry-run', event, (ctx) => {
+    if (!ctx.is('application/json')) return fail(ctx, 415, 'send the dry run as application/json');
+    ctx.body = tryEvent(deps.config(), ctx.request.body);
+  });
   return router;
 }
 
@@ -149,10 +185,10 @@ function query<K extends string>(ctx: Koa.Context, names: readonly K[]): Partial
 
 /** Unknown fields are refused: a typo such as `rules` must not widen a replay to every rule. */
 function replayRequest(body: unknown): ReplayRequest {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new UsageError('the body must be a JSON object: {ids?, dead?, since?, rule?}');
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new UsageError('the body must be a JSON object: {ids?, dead?, since?, rule?, action?}');
   const b = body as Record<string, unknown>;
   const unknown = Object.keys(b).filter((k) => !REPLAY_FIELDS.has(k));
-  if (unknown.length > 0) throw new UsageError(`unknown field ${unknown.map((k) => `"${k}"`).join(', ')} (known: ids, dead, since, rule)`);
+  if (unknown.length > 0) throw new UsageError(`unknown field ${unknown.map((k) => `"${k}"`).join(', ')} (known: ids, dead, since, rule, action)`);
   const out: ReplayRequest = {};
   if (b.ids !== undefined) {
     if (!Array.isArray(b.ids) || !b.ids.every((id) => typeof id === 'string' || Number.isSafeInteger(id))) throw new UsageError('ids must be a list of event ids or seqs');
@@ -169,6 +205,10 @@ function replayRequest(body: unknown): ReplayRequest {
   if (b.rule !== undefined) {
     if (typeof b.rule !== 'string') throw new UsageError('rule must be a rule name');
     out.rule = b.rule;
+  }
+  if (b.action !== undefined) {
+    if (typeof b.action !== 'string') throw new UsageError('action must be an action name (or #index within its rule)');
+    out.action = b.action;
   }
   return out;
 }

@@ -246,6 +246,8 @@ export interface ReplayRequest {
   dead?: boolean;
   since?: Scalar;
   rule?: string;
+  /** Only this action's deliveries (an action key within a rule: its name, or `#<index>`). */
+  action?: string;
 }
 
 export interface ReplaySummary {
@@ -260,7 +262,7 @@ export interface ReplaySummary {
 
 export type ReplayProgress = (done: number, total: number, deliveries: number) => void;
 
-type Criteria = { dead?: boolean; since?: number; rule?: string };
+type Criteria = { dead?: boolean; since?: number; rule?: string; action?: string };
 
 /**
  * Resolves the request to events, then replays them a chunk at a time so
@@ -275,10 +277,12 @@ export async function replay(store: Store, request: ReplayRequest, onProgress?: 
     throw new UsageError('replay needs event ids, --dead or --since');
   }
   if (request.rule !== undefined && request.rule.trim() === '') throw new UsageError('rule must not be empty');
+  if (request.action !== undefined && request.action.trim() === '') throw new UsageError('action must not be empty');
   const criteria: Criteria = {
     ...(request.dead === true ? { dead: true } : {}),
     ...(since !== undefined ? { since } : {}),
     ...(request.rule !== undefined ? { rule: request.rule } : {}),
+    ...(request.action !== undefined ? { action: request.action } : {}),
   };
 
   const missing: string[] = [];
@@ -293,8 +297,9 @@ export async function replay(store: Store, request: ReplayRequest, onProgress?: 
   return { events: keys.length, deliveries: deliveryIds.length, deliveryIds, missing };
 }
 
-function selects(c: Criteria): (d: { status: DeliveryStatus; rule: string }) => boolean {
-  return (d) => (c.dead !== true || d.status === 'dead') && (c.rule === undefined || d.rule === c.rule);
+function selects(c: Criteria): (d: { status: DeliveryStatus; rule: string; action: string }) => boolean {
+  return (d) =>
+    (c.dead !== true || d.status === 'dead') && (c.rule === undefined || d.rule === c.rule) && (c.action === undefined || d.action === c.action);
 }
 
 async function byIds(store: Store, ids: string[], c: Criteria, missing: string[]): Promise<string[]> {
@@ -321,7 +326,7 @@ async function bySearch(store: Store, c: Criteria): Promise<string[]> {
     for (const e of page) {
       if (e.deliveries === 0 || ids.has(e.id)) continue;
       // The summary does not list the rules: read the event when one is asked for.
-      if (c.rule !== undefined && !(await detailOf(store, e))?.deliveries.some(selects(c))) continue;
+      if ((c.rule !== undefined || c.action !== undefined) && !(await detailOf(store, e))?.deliveries.some(selects(c))) continue;
       ids.add(e.id);
     }
     if (page.length < MAX_LIMIT) return [...ids].reverse();

@@ -358,7 +358,7 @@ describe('docs/admin-openapi.yaml', () => {
   interface OpenApi {
     openapi: string;
     security: Array<Record<string, unknown>>;
-    components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+    components: { securitySchemes: Record<string, { type: string; scheme?: string; in?: string; name?: string }> };
     paths: Record<string, Record<string, unknown>>;
   }
   const doc = parse(readFileSync(file, 'utf8')) as OpenApi;
@@ -372,10 +372,11 @@ describe('docs/admin-openapi.yaml', () => {
   }
   const documented = (): string[] => Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
 
-  it('is OpenAPI 3.1 with a bearer security scheme applied to everything', () => {
+  it('is OpenAPI 3.1 with the bearer token, or the dashboard session, applied to everything', () => {
     expect(doc.openapi).toMatch(/^3\.1\./);
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
-    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'relay_session' });
+    expect(doc.security).toEqual([{ bearer: [] }, { session: [] }]);
   });
 
   it('documents every route the router declares, and nothing else', () => {
