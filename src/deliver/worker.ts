@@ -4,6 +4,7 @@
 // waiting is in `sleep`, which ends early on notify() or a freed slot.
 
 import { parsePayload } from '../ingest/body.js';
+import { LazyChild } from '../log.js';
 import type { RelayEvent } from '../event.js';
 import { DeliveryError, type ActionResult } from '../plugin.js';
 import type { AttemptRecord, ClaimedDelivery, DeliveryNext, Store, StoredEvent } from '../queue/store.js';
@@ -225,7 +226,7 @@ export class Deliverer {
   private async attempt(r: Running, action: ResolvedAction): Promise<void> {
     const d = r.delivery;
     const attempt = d.attempts + 1;
-    const log = this.logger.child({
+    const log = new LazyChild(this.logger, {
       deliveryId: d.id,
       eventId: d.events[0]?.id,
       rule: d.rule,

@@ -9,6 +9,7 @@ import type { Store } from '../queue/store.js';
 import { BodyTooLarge, readRawBody } from './body.js';
 import { accepted, checkWebhook, route, type Answer } from './handle.js';
 import { clientIp, guard } from './guard.js';
+import { LazyChild } from '../log.js';
 
 export interface IngestDeps {
   config(): LoadedConfig;
@@ -55,7 +56,7 @@ export function createApp(deps: IngestDeps): Koa {
       ctx.set('allow', 'POST');
       return send(ctx, { status: 405, body: { error: 'method not allowed; use POST' } });
     }
-    const log = deps.logger.child({ requestId: ctx.state.requestId as string, source: source.name });
+    const log = new LazyChild(deps.logger, { requestId: ctx.state.requestId as string, source: source.name });
     if (deps.draining()) return send(ctx, { status: 503, body: { error: 'shutting down' }, headers: { 'retry-after': '5' } });
 
     const ip = clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], config.server.trustProxy);
