@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
-import { koaBody } from 'koa-body';
+import { lazyBody } from './body.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { CircuitInfo } from '../deliver/breaker.js';
 import { RelayError, formatIssue, type ConfigIssue } from '../errors.js';
@@ -89,7 +89,7 @@ export function adminRoutes(deps: AdminDeps): Koa.Middleware {
 export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
   const { store } = deps;
   const router = new Router({ prefix: '/admin', sensitive: true });
-  const json = koaBody({ json: true, jsonStrict: true, jsonLimit: '64kb', urlencoded: false, text: false, multipart: false });
+  const json = lazyBody({ json: true, jsonStrict: true, jsonLimit: '64kb', urlencoded: false, text: false, multipart: false });
 
   router.get('/events', async (ctx) => {
     ctx.body = await listEvents(store, query(ctx, EVENT_QUERY));
@@ -147,7 +147,7 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
     ctx.body = result;
   });
   // Larger than replay's limit: a pasted event may be as large as a real one.
-  const event = koaBody({ json: true, jsonStrict: true, jsonLimit: '1mb', urlencoded: false, text: false, multipart: false });
+  const event = lazyBody({ json: true, jsonStrict: true, jsonLimit: '1mb', urlencoded: false, text: false, multipart: false });
   router.post('/dry-run', event, (ctx) => {
     if (!ctx.is('application/json')) return fail(ctx, 415, 'send the dry run as application/json');
     ctx.body = tryEvent(deps.config(), ctx.request.body);

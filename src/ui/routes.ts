@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Koa from 'koa';
-import { koaBody } from 'koa-body';
+import { lazyBody } from '../admin/body.js';
 import { loginPage, notFoundPage, shellPage, type Page } from './pages.js';
 import { clearedCookie, sessionCookie, type Sessions } from './session.js';
 
@@ -71,7 +71,7 @@ function safeNext(value: unknown): string {
 export function uiRoutes(deps: UiDeps): Koa.Middleware {
   const { sessions } = deps;
   const assets = sessions ? loadAssets(deps.staticDir ?? fileURLToPath(new URL('./static/', import.meta.url))) : new Map<string, Asset>();
-  const form = koaBody({ urlencoded: true, json: false, text: false, multipart: false, formLimit: '8kb' });
+  const form = lazyBody({ urlencoded: true, json: false, text: false, multipart: false, formLimit: '8kb' });
 
   return async (ctx, next) => {
     if (!UI_PATH.test(ctx.path)) return next();
