@@ -99,7 +99,7 @@ describe('log to the logger', () => {
       {
         level: 'error',
         msg: `document.processed ${event.id}`,
-        obj: expect.objectContaining({ action: 'audit', id: event.id, event: expect.objectContaining({ id: event.id }) }),
+        obj: expect.objectContaining({ id: event.id, event: expect.objectContaining({ id: event.id }) }),
       },
     ]);
   });

@@ -104,7 +104,8 @@ export const log = definePlugin<LogOptions>({
         tail.payload = event.payload;
       }
       if (!path) {
-        logger[o.level]({ action: ctx.name, event: identity(event), ...o.fields, ...tail }, o.message);
+        // The delivery's logger already carries rule and action: repeating them would duplicate JSON keys.
+        logger[o.level]({ event: identity(event), ...o.fields, ...tail }, o.message);
         return;
       }
       const line = JSON.stringify({
