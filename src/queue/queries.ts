@@ -178,7 +178,7 @@ export function hotQueries(db: Kysely<Database>) {
     ),
     finish: new Prepared<
       { id: number; status: DeliveryStatus; nextAt: number | null; error: string | null; now: number },
-      { attempts: number }
+      { attempts: number; event_seq: number | null }
     >((p) =>
       db
         .updateTable('deliveries')
@@ -192,7 +192,7 @@ export function hotQueries(db: Kysely<Database>) {
           updated_at: p('now'),
         }))
         .where('id', '=', p('id'))
-        .returning('attempts'),
+        .returning(['attempts', 'event_seq']),
     ),
     addAttempt: new Prepared<
       {
@@ -216,6 +216,11 @@ export function hotQueries(db: Kysely<Database>) {
         error: p('error'),
       }),
     ),
+    // A single delivery's event, by its seq (the primary key).
+    refreshSeq: new Prepared<{ seq: number }, never>((p) =>
+      db.updateTable('events').set({ status: derivedStatus }).where('seq', '=', p('seq')),
+    ),
+    // A batch delivery's events.
     refreshOne: new Prepared<{ id: number }, never>((p) =>
       db
         .updateTable('events')
