@@ -2,6 +2,7 @@ import { Ajv } from 'ajv';
 import { query } from 'jsonpath-rfc9535';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
+import { issuesOf } from '../helpers/config-errors.js';
 import {
   compileCondition,
   compileJsonPath,
@@ -32,15 +33,6 @@ const payload = {
 const holdsOn = (cond: ConditionConfig | ConditionConfig[], p: unknown): boolean => compileCondition(cond, ['when']).test(p);
 const holds = (cond: ConditionConfig | ConditionConfig[]): boolean => holdsOn(cond, payload);
 
-function issuesOf(fn: () => unknown): { path: readonly (string | number)[]; message: string }[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('operators', () => {
   it.each<[string, ConditionConfig, boolean]>([

@@ -1,20 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { issuesOf } from '../helpers/config-errors.js';
 import { compileGlobs } from '../../src/match/glob.js';
 import { RuleSet, type RuleConfig } from '../../src/match/rules.js';
 
 const ev = (type: string, payload: unknown = {}, source = 'github') => ({ type, source, payload });
 const names = (rs: readonly { name: string }[]) => rs.map((r) => r.name);
 
-function issuesOf(fn: () => unknown) {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('globs', () => {
   it.each<[string[], string, boolean]>([

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
+import { issuesOf } from '../helpers/config-errors.js';
 import type { TemplateContext } from '../../src/event.js';
 import { compileTemplate, compileTemplates, TemplateError } from '../../src/match/template.js';
 
@@ -9,15 +10,6 @@ const ctx: TemplateContext = {
   event: { id: 'evt_1', type: 'document.processed', source: 'docs', receivedAt: '2024-05-01T10:00:00.000Z' },
 };
 
-function issuesOf(fn: () => unknown) {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('compileTemplate', () => {
   it.each([
