@@ -64,7 +64,8 @@ export function dryRun(config: LoadedConfig, input: DryRunInput): DryRunResult {
   return { source: source.name, event: { id: event.id, type: event.type }, rules };
 }
 
-function pickSource(config: LoadedConfig, name: string | undefined): CompiledSource {
+/** The named source, or the only one; shared by the dry run and `relay send`. */
+export function pickSource(config: LoadedConfig, name: string | undefined): CompiledSource {
   const all = [...config.sources.values()];
   if (name) {
     const found = all.find((s) => s.name === name);

@@ -13,7 +13,7 @@ import type { CircuitInfo } from '../deliver/breaker.js';
 import { RelayError, formatIssue, type ConfigIssue } from '../errors.js';
 import type { Store } from '../queue/store.js';
 import { explain, overview, parseWindow, rules, stats, tryEvent } from './insights.js';
-import { UsageError, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
+import { UsageError, configuredSecretHeaders, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
 
 /** What Relay#reload answers (structurally, so this module does not import the Relay). */
 export type ReloadOutcome = { ok: true; hash: string; changed: boolean } | { ok: false; errors: readonly ConfigIssue[] };
@@ -95,7 +95,7 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
     ctx.body = await listEvents(store, query(ctx, EVENT_QUERY));
   });
   router.get('/events/:id', async (ctx) => {
-    const event = await showEvent(store, ctx.params.id!, { secretHeaders: signatureHeaders(deps.config()) });
+    const event = await showEvent(store, ctx.params.id!, { secretHeaders: configuredSecretHeaders(deps.config()) });
     if (event === null) return fail(ctx, 404, `no event with id or seq "${ctx.params.id}"`);
     ctx.body = event;
   });
@@ -213,10 +213,6 @@ function replayRequest(body: unknown): ReplayRequest {
   return out;
 }
 
-/** The generic schemes name their signature header in the config; mask those too (as `relay events show` does). */
-function signatureHeaders(config: LoadedConfig): string[] {
-  return Object.values(config.raw.sources).flatMap((s) => (typeof s.verify.header === 'string' ? [s.verify.header] : []));
-}
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

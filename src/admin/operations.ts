@@ -2,6 +2,7 @@
 // the admin HTTP API can call the same functions with query-string values:
 // every input may arrive as a string and is validated here, once.
 
+import type { LoadedConfig } from '../config/load.js';
 import { BREAKER_DEFAULTS } from '../deliver/breaker.js';
 import type { Headers } from '../event.js';
 import type { AttemptRecord, DeliveryStatus, EventDetail, EventFilter, EventStatus, Store } from '../queue/store.js';
@@ -113,6 +114,11 @@ const SECRET_HEADERS = new Set([
 // hmac scheme's usual x-signature, and token headers such as x-gitlab-token.
 const SECRET_PATTERN = /^x-(?:[a-z0-9-]+-)?(?:signature|token)|^x-hub-signature/;
 export const MASK = '[masked]';
+
+/** Signature headers the generic schemes name in the config (`verify.header`): masked like the known ones. */
+export function configuredSecretHeaders(config: LoadedConfig): string[] {
+  return Object.values(config.raw.sources).flatMap((s) => (typeof s.verify.header === 'string' ? [s.verify.header] : []));
+}
 
 export function isSecretHeader(name: string, extra: readonly string[] = []): boolean {
   const n = name.toLowerCase();

@@ -5,6 +5,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { openStore } from '../queue/index.js';
 import type { Store } from '../queue/store.js';
 import {
+  configuredSecretHeaders,
   listEvents,
   showEvent,
   targetHealth,
@@ -50,15 +51,11 @@ export async function eventsCommand(opts: EventsOptions, io: Io = processIo): Pr
 }
 
 export async function showCommand(id: string, opts: ShowOptions, io: Io = processIo): Promise<void> {
-  const event = await withStore(opts.config, (store, config) => showEvent(store, id, { secretHeaders: signatureHeaders(config) }));
+  const event = await withStore(opts.config, (store, config) => showEvent(store, id, { secretHeaders: configuredSecretHeaders(config) }));
   if (event === null) throw new Error(`no event with id or seq "${id}"`);
   io.out(opts.json ? JSON.stringify(event, null, 2) : formatEvent(event));
 }
 
-/** The generic schemes name their signature header in the config; mask those too. */
-function signatureHeaders(config: LoadedConfig): string[] {
-  return Object.values(config.raw.sources).flatMap((s) => (typeof s.verify.header === 'string' ? [s.verify.header] : []));
-}
 
 export function formatEventList(page: EventPage, targets: readonly TargetHealth[], now = Date.now()): string {
   const lines: string[] = [];

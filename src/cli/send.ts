@@ -10,6 +10,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import type { IdSpec } from '../config/types.js';
 import type { CompiledSource } from '../ingest/source.js';
 import { processIo, type Io } from './format.js';
+import { pickSource } from '../dry-run.js';
 
 export interface SendOptions {
   config: string;
@@ -121,17 +122,6 @@ export function parseHeaders(list: readonly string[]): Record<string, string> {
   return out;
 }
 
-function pickSource(config: LoadedConfig, name: string | undefined): CompiledSource {
-  const all = [...config.sources.values()];
-  const names = all.map((s) => s.name).join(', ');
-  if (name === undefined) {
-    if (all.length === 1) return all[0]!;
-    throw new Error(`this config has several sources; pick one with --source (${names})`);
-  }
-  const found = all.find((s) => s.name === name);
-  if (!found) throw new Error(`unknown source "${name}" (known: ${names})`);
-  return found;
-}
 
 function parseAnswer(text: string): Record<string, unknown> | undefined {
   try {

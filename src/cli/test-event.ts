@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/load.js';
 import { dryRun, type DryRunResult } from '../dry-run.js';
+import { parseHeaders } from './send.js';
 
 export interface TestEventOptions {
   config: string;
@@ -12,12 +13,7 @@ export interface TestEventOptions {
 /** `relay test EVENT.json`: the dry run, printed. */
 export async function testEvent(file: string, opts: TestEventOptions): Promise<void> {
   const config = await loadConfig(opts.config);
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  for (const h of opts.header) {
-    const at = h.indexOf(':');
-    if (at <= 0) throw new Error(`--header "${h}" is not NAME:VALUE`);
-    headers[h.slice(0, at).trim().toLowerCase()] = h.slice(at + 1).trim();
-  }
+  const headers = { 'content-type': 'application/json', ...parseHeaders(opts.header) };
   const result = dryRun(config, { source: opts.source, headers, body: await readFile(file) });
   console.log(opts.json ? JSON.stringify(result, null, 2) : format(result));
 }
