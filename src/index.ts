@@ -14,3 +14,4 @@ export type {
   PluginLogger,
 } from './plugin.js';
 export type { RelayEvent, Headers, TemplateContext } from './event.js';
+export { SIGNATURE_HEADERS } from './verify/headers.js';

@@ -2,20 +2,9 @@
 // terminal, and secrets redacted wherever they could appear.
 
 import { pino, type Logger } from 'pino';
+import { SIGNATURE_HEADERS } from './verify/headers.js';
 
-const SECRET_HEADERS = [
-  'authorization',
-  'cookie',
-  'x-archivus-signature',
-  'x-hub-signature',
-  'x-hub-signature-256',
-  'stripe-signature',
-  'x-slack-signature',
-  'x-shopify-hmac-sha256',
-  'webhook-signature',
-  'svix-signature',
-  'x-relay-signature',
-];
+const SECRET_HEADERS = ['authorization', 'cookie', ...SIGNATURE_HEADERS];
 
 export const redactPaths = [
   ...SECRET_HEADERS.flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`]),

@@ -5,7 +5,7 @@
 
 import { createHmac } from 'node:crypto';
 import { Agent, request } from 'undici';
-import { definePlugin, DeliveryError, type JsonSchema, type RelayEvent } from '../../src/index.js';
+import { definePlugin, DeliveryError, SIGNATURE_HEADERS, type JsonSchema, type RelayEvent } from '../../src/index.js';
 
 export interface ForwardSign {
   secret: string;
@@ -34,18 +34,9 @@ export const DROPPED_HEADERS: ReadonlySet<string> = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect',
   'authorization', 'cookie',
-  'x-hub-signature', 'x-hub-signature-256', // GitHub, Gitea, Bitbucket
-  'stripe-signature',
-  'x-slack-signature', 'x-slack-request-timestamp',
-  'x-shopify-hmac-sha256',
-  'x-archivus-signature',
-  'x-signature', // the generic `hmac` scheme's default
-  'webhook-signature', 'webhook-timestamp', // Standard Webhooks
-  'svix-signature', 'svix-timestamp',
-  'x-gitlab-token',
-  'x-twilio-signature',
-  'x-signature-ed25519', 'x-signature-timestamp', // Discord interactions
-  'x-relay-signature', // a previous Relay hop
+  ...SIGNATURE_HEADERS,
+  // The timestamps signed together with them.
+  'x-slack-request-timestamp', 'webhook-timestamp', 'svix-timestamp', 'x-signature-timestamp',
 ]);
 
 const headerMap: JsonSchema = {

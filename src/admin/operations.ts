@@ -3,6 +3,7 @@
 // every input may arrive as a string and is validated here, once.
 
 import type { LoadedConfig } from '../config/load.js';
+import { SIGNATURE_HEADERS } from '../verify/headers.js';
 import { BREAKER_DEFAULTS } from '../deliver/breaker.js';
 import type { Headers } from '../event.js';
 import type { AttemptRecord, DeliveryStatus, EventDetail, EventFilter, EventStatus, Store } from '../queue/store.js';
@@ -107,11 +108,9 @@ export async function listEvents(store: Store, query: EventQuery = {}, now = Dat
 // --- one event ---------------------------------------------------------------
 
 const SECRET_HEADERS = new Set([
-  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'stripe-signature', 'webhook-signature',
-  'svix-signature', 'x-shopify-hmac-sha256', 'x-api-key',
+  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', ...SIGNATURE_HEADERS,
 ]);
-// x-hub-signature(-256), x-slack-signature, x-archivus-signature, the generic
-// hmac scheme's usual x-signature, and token headers such as x-gitlab-token.
+// Also signatures and tokens of providers not on the list (x-foo-signature, x-foo-token).
 const SECRET_PATTERN = /^x-(?:[a-z0-9-]+-)?(?:signature|token)|^x-hub-signature/;
 export const MASK = '[masked]';
 
