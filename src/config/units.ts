@@ -26,15 +26,17 @@ export const sizeSchema = {
 } as const;
 
 export function toMs(value: number | string): number {
-  if (typeof value === 'number') return value;
-  const m = DURATION.exec(value.trim());
-  if (!m) throw new Error(`not a duration: ${value}`);
-  return Math.round(Number(m[1]) * (DURATION_MS[m[2]!] ?? 1));
+  return scaled(value, DURATION, DURATION_MS, 'duration');
 }
 
 export function toBytes(value: number | string): number {
+  return scaled(value, SIZE, SIZE_BYTES, 'size');
+}
+
+// Both forms are validated by the schema first; the throw guards other callers.
+function scaled(value: number | string, pattern: RegExp, units: Record<string, number>, what: string): number {
   if (typeof value === 'number') return value;
-  const m = SIZE.exec(value.trim());
-  if (!m) throw new Error(`not a size: ${value}`);
-  return Math.round(Number(m[1]) * (SIZE_BYTES[m[2]!.toLowerCase()] ?? 1));
+  const m = pattern.exec(value.trim());
+  if (!m) throw new Error(`not a ${what}: ${value}`);
+  return Math.round(Number(m[1]) * (units[m[2]!.toLowerCase()] ?? 1));
 }

@@ -7,19 +7,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Relay } from '../../src/relay.js';
 import { startInProcess } from '../helpers/in-process.js';
 import { postArchivus } from '../helpers/relay-process.js';
+import { minimal } from '../helpers/config.js';
 
 const TOKEN = 'in-process-admin-token-0123456789';
 const YAML = `
-server: { port: 0 }
-sources:
-  archivus:
-    path: /webhooks/archivus
-    verify: { scheme: archivus, secret: s3cret }
-rules:
-  - name: all
-    on: "**"
-    actions: [{ use: log }]
-`;
+server: { port: 0 }${minimal}`;
 
 let relay: Relay | undefined;
 afterEach(async () => {

@@ -7,19 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Relay } from '../../src/relay.js';
 import { createSessions } from '../../src/ui/session.js';
 import { startInProcess } from '../helpers/in-process.js';
+import { minimal } from '../helpers/config.js';
 
 const TOKEN = 'ui-auth-admin-token-0123456789';
 const YAML = `
-server: { trustProxy: true }
-sources:
-  archivus:
-    path: /webhooks/archivus
-    verify: { scheme: archivus, secret: s3cret }
-rules:
-  - name: all
-    on: "**"
-    actions: [{ use: log }]
-`;
+server: { trustProxy: true }${minimal}`;
 const PAGES = ['/ui', '/ui/', '/ui/events', '/ui/events/evt_1', '/ui/events/42', '/ui/dead', '/ui/rules', '/ui/try'];
 
 interface Options {
