@@ -44,7 +44,7 @@ export class Relay {
   private reloading: Promise<ReloadResult> | undefined;
   private env: NodeJS.ProcessEnv = process.env;
   /** On PostgreSQL, rate limits shared by every instance (kept across reloads). */
-  private limits: LimiterStores = limiterStores();
+  private limits!: LimiterStores; // set in start(), before the first reload
 
   private constructor(
     private config: LoadedConfig,
