@@ -3,12 +3,10 @@
 // One loop claims; each claimed delivery runs as its own promise, so the only
 // waiting is in `sleep`, which ends early on notify() or a freed slot.
 
-import { parsePayload } from '../ingest/body.js';
 import { LazyChild } from '../log.js';
 import type { RelayEvent } from '../event.js';
-import { DeliveryError, type ActionResult } from '../plugin.js';
 import type { AttemptRecord, ClaimedDelivery, DeliveryNext, Store, StoredEvent } from '../queue/store.js';
-import { nextAttemptAt } from './backoff.js';
+import { decodeEvent, planNext, runAction } from './attempt.js';
 import { MemoryBreaker, type Breaker, type BreakerOptions, type CircuitInfo } from './breaker.js';
 import type { ActionCatalog, AttemptInfo, DeliveryLogger, ResolvedAction } from './types.js';
 
@@ -233,66 +231,31 @@ export class Deliverer {
       action: d.action,
       ...(d.events.length > 1 ? { batch: d.events.length } : {}),
     });
-    const timeoutMs = this.timeoutFor(action, r.key ?? '');
-    const signal = r.controller.signal;
-    const timer = setTimeout(() => r.controller.abort(new DOMException(`timeout after ${timeoutMs}ms`, 'TimeoutError')), timeoutMs);
-    const startedAt = this.now();
-    let result: ActionResult | void = undefined;
-    let failure: unknown;
-    let ok = false;
-    try {
-      // Raced against the signal so a plugin that ignores it cannot hold the lease past the timeout.
-      result = await raceAbort(() => action.execute({ events: d.events.map(this.decode), attempt, signal, logger: log }), signal);
-      ok = true;
-    } catch (err) {
-      failure = err;
-    } finally {
-      clearTimeout(timer);
-    }
+    const o = await runAction(action, {
+      events: d.events.map(this.decode),
+      attempt,
+      controller: r.controller,
+      timeoutMs: this.timeoutFor(action, r.key ?? ''),
+      logger: log,
+      now: this.now,
+    });
     if (r.released) {
       this.breaker.abandon(d.target);
       return;
     }
     r.finishing = true;
     const now = this.now();
-    const durationMs = Math.max(0, now - startedAt);
+    const { record, next } = planNext(o, attempt, action.policy.retry, now, this.random);
 
-    let retryable = true;
-    let status = result ? result.status : undefined;
-    let error: string | undefined;
-    let retryAfterMs: number | undefined;
-    if (ok) {
-      // delivered
-    } else if (signal.aborted) {
-      error = `timeout after ${timeoutMs}ms`;
-    } else if (failure instanceof DeliveryError) {
-      retryable = failure.retryable;
-      status = failure.status;
-      retryAfterMs = failure.retryAfterMs;
-      error = failure.message;
-    } else {
-      error = failure instanceof Error ? failure.message : String(failure);
-    }
-
-    const { retry } = action.policy;
-    const outcome = ok ? 'delivered' : retryable && attempt < retry.attempts ? 'retry' : 'dead';
-    const next: DeliveryNext =
-      outcome === 'delivered'
-        ? { status: 'delivered' }
-        : outcome === 'retry'
-          ? { status: 'failed', nextAt: nextAttemptAt(now, attempt, retry, retryAfterMs, this.random) }
-          : { status: 'dead' };
-
-    const change = this.breaker.record(d.target, ok || !retryable, now);
+    const change = this.breaker.record(d.target, o.ok || !o.retryable, now);
     if (change?.to === 'open') this.logger.warn({ circuit: change.circuit }, `circuit opened for ${d.target}`);
     if (change?.to === 'closed') this.logger.info({ circuit: change.circuit }, `circuit closed for ${d.target}`);
 
-    const fields = { attempt, durationMs, status, error };
-    if (outcome === 'delivered') log.info(fields, 'delivered');
-    else if (outcome === 'retry') log.warn({ ...fields, nextAt: next.status === 'failed' ? next.nextAt : undefined }, 'attempt failed, will retry');
+    const fields = { attempt, durationMs: o.durationMs, status: o.status, error: o.error };
+    if (record.outcome === 'delivered') log.info(fields, 'delivered');
+    else if (record.outcome === 'retry') log.warn({ ...fields, nextAt: next.status === 'failed' ? next.nextAt : undefined }, 'attempt failed, will retry');
     else log.error(fields, 'delivery dead-lettered');
 
-    const record: AttemptRecord = { startedAt, durationMs, outcome, status, error };
     await this.record(d, record, next, { plugin: action.plugin, attempt });
   }
 
@@ -404,17 +367,6 @@ export class Deliverer {
   }
 }
 
-/**
- * The default decoder: the payload is parsed again from the stored bytes the
- * way ingest parsed it (form bodies, charsets), so stored events stay exact.
- */
-export function decodeEvent(event: StoredEvent): RelayEvent {
-  const parsed = parsePayload(event.rawBody, event.headers['content-type']);
-  const payload = parsed.ok ? parsed.payload : event.rawBody.toString('utf8');
-  const { id, type, source, receivedAt, headers, rawBody } = event;
-  return { id, type, source, receivedAt, headers, rawBody, payload };
-}
-
 function isBreaker(value: Breaker | BreakerOptions | undefined): value is Breaker {
   return typeof (value as Breaker | undefined)?.admit === 'function';
 }
@@ -423,17 +375,6 @@ function addTo(map: Map<string, Set<string>>, key: string, value: string): void 
   const set = map.get(key) ?? new Set<string>();
   set.add(value);
   map.set(key, set);
-}
-
-function raceAbort<T>(run: () => Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    Promise.resolve()
-      .then(run)
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 async function withDeadline(work: Promise<void>, ms: number): Promise<void> {

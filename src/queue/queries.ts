@@ -4,7 +4,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import type { Headers } from '../event.js';
-import { all, exec, Prepared, raw, statementName, type Step } from './engine.js';
+import { all, exec, Prepared, raw, statementName, type Dialect, type Step } from './engine.js';
 import type { Database } from './schema.js';
 import type { AttemptRecord, DeliveryStatus, EventStatus, StoredEvent } from './store.js';
 
@@ -359,3 +359,20 @@ export function* finishBulk(items: FinishParams[]): Step<number[]> {
 }
 
 export type HotQueries = ReturnType<typeof hotQueries>;
+
+/** What the store's step functions (ingest.ts, lease.ts, read.ts, replay.ts, prune.ts) share. */
+export interface StoreContext {
+  readonly dialect: Dialect;
+  /** Compiles queries only (see engine.ts). */
+  readonly db: Kysely<Database>;
+  readonly q: HotQueries;
+  /** PostgreSQL schema, when configured. */
+  readonly schema: string | undefined;
+}
+
+/** Refreshes the derived status of these events (see derivedStatus). */
+export function* refreshEvents(db: Kysely<Database>, seqs: number[]): Step<void> {
+  for (const chunk of chunks(seqs)) {
+    yield* exec(db.updateTable('events').set({ status: derivedStatus }).where('seq', 'in', chunk));
+  }
+}

@@ -1,0 +1,110 @@
+// One attempt of one delivery: run the action under a timeout, then say what
+// happened in the terms the queue needs (delivered, retry when, or dead).
+// Alertmanager's Retrier shape: the failure itself says whether a retry can help.
+
+import { parsePayload } from '../ingest/body.js';
+import type { RelayEvent } from '../event.js';
+import { DeliveryError, type ActionResult, type PluginLogger } from '../plugin.js';
+import type { AttemptRecord, DeliveryNext, StoredEvent } from '../queue/store.js';
+import { nextAttemptAt } from './backoff.js';
+import type { ResolvedAction, RetryPolicy } from './types.js';
+
+/** What one run of an action came to, before it is recorded. */
+export interface AttemptOutcome {
+  ok: boolean;
+  /** False for failures no retry can fix (a 4xx, a bad template). */
+  retryable: boolean;
+  status?: number;
+  error?: string;
+  retryAfterMs?: number;
+  startedAt: number;
+  durationMs: number;
+}
+
+export interface RunInput {
+  events: RelayEvent[];
+  attempt: number;
+  controller: AbortController;
+  timeoutMs: number;
+  logger: PluginLogger;
+  now: () => number;
+}
+
+/** Runs the action once; never throws. */
+export async function runAction(action: ResolvedAction, input: RunInput): Promise<AttemptOutcome> {
+  const { controller, timeoutMs } = input;
+  const signal = controller.signal;
+  const timer = setTimeout(() => controller.abort(new DOMException(`timeout after ${timeoutMs}ms`, 'TimeoutError')), timeoutMs);
+  const startedAt = input.now();
+  let result: ActionResult | void = undefined;
+  let failure: unknown;
+  let ok = false;
+  try {
+    // Raced against the signal so a plugin that ignores it cannot hold the lease past the timeout.
+    result = await raceAbort(
+      () => action.execute({ events: input.events, attempt: input.attempt, signal, logger: input.logger }),
+      signal,
+    );
+    ok = true;
+  } catch (err) {
+    failure = err;
+  } finally {
+    clearTimeout(timer);
+  }
+  const durationMs = Math.max(0, input.now() - startedAt);
+  if (ok) return { ok, retryable: true, status: result ? result.status : undefined, startedAt, durationMs };
+  if (signal.aborted) return { ok, retryable: true, error: `timeout after ${timeoutMs}ms`, startedAt, durationMs };
+  if (failure instanceof DeliveryError) {
+    return {
+      ok,
+      retryable: failure.retryable,
+      status: failure.status,
+      error: failure.message,
+      retryAfterMs: failure.retryAfterMs,
+      startedAt,
+      durationMs,
+    };
+  }
+  return { ok, retryable: true, error: failure instanceof Error ? failure.message : String(failure), startedAt, durationMs };
+}
+
+/** Delivered, another try (when), or dead: the attempt's record and the delivery's next state. */
+export function planNext(
+  o: AttemptOutcome,
+  attempt: number,
+  retry: RetryPolicy,
+  now: number,
+  random: () => number,
+): { record: AttemptRecord; next: DeliveryNext } {
+  const outcome = o.ok ? 'delivered' : o.retryable && attempt < retry.attempts ? 'retry' : 'dead';
+  const next: DeliveryNext =
+    outcome === 'delivered'
+      ? { status: 'delivered' }
+      : outcome === 'retry'
+        ? { status: 'failed', nextAt: nextAttemptAt(now, attempt, retry, o.retryAfterMs, random) }
+        : { status: 'dead' };
+  const record: AttemptRecord = { startedAt: o.startedAt, durationMs: o.durationMs, outcome, status: o.status, error: o.error };
+  return { record, next };
+}
+
+/**
+ * The default decoder: the payload is parsed again from the stored bytes the
+ * way ingest parsed it (form bodies, charsets), so stored events stay exact.
+ */
+export function decodeEvent(event: StoredEvent): RelayEvent {
+  const parsed = parsePayload(event.rawBody, event.headers['content-type']);
+  const payload = parsed.ok ? parsed.payload : event.rawBody.toString('utf8');
+  const { id, type, source, receivedAt, headers, rawBody } = event;
+  return { id, type, source, receivedAt, headers, rawBody, payload };
+}
+
+function raceAbort<T>(run: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve()
+      .then(run)
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

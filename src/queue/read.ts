@@ -1,0 +1,123 @@
+// What the admin API, the CLI and the dashboard read: event lists, one
+// event with its deliveries and attempts, and the queue's counters.
+
+import { sql } from 'kysely';
+
+import { all, first, type Step } from './engine.js';
+import { chunks, toStoredEvent, type StoreContext } from './queries.js';
+import type { AttemptRecord, DeliveryDetail, EventDetail, EventFilter, EventSummary } from './store.js';
+
+const MAX_LIST = 1000;
+const DEFAULT_LIST = 50;
+
+export function* listEventsSteps(ctx: StoreContext, filter: EventFilter): Step<EventSummary[]> {
+  const limit = Math.min(Math.max(1, Math.floor(filter.limit ?? DEFAULT_LIST)), MAX_LIST);
+  let query = ctx.db
+    .selectFrom('events')
+    .select([
+      'seq',
+      'event_id',
+      'source',
+      'type',
+      'received_at',
+      'status',
+      sql<number>`(select count(*) from deliveries d where d.event_seq = events.seq)
+        + (select count(*) from batch_members m where m.event_seq = events.seq)`.as('deliveries'),
+    ])
+    .orderBy('seq', 'desc')
+    .limit(limit);
+  if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+  if (filter.source !== undefined) query = query.where('source', '=', filter.source);
+  if (filter.type !== undefined) query = query.where('type', '=', filter.type);
+  if (filter.since !== undefined) query = query.where('received_at', '>=', filter.since);
+  if (filter.until !== undefined) query = query.where('received_at', '<', filter.until);
+  if (filter.before !== undefined) query = query.where('seq', '<', filter.before);
+  const rows = yield* all(query);
+  return rows.map((r) => ({
+    seq: r.seq,
+    id: r.event_id,
+    source: r.source,
+    type: r.type,
+    receivedAt: r.received_at,
+    status: r.status,
+    deliveries: Number(r.deliveries),
+  }));
+}
+
+export function* eventDetailSteps(ctx: StoreContext, idOrSeq: string): Step<EventDetail | null> {
+  const db = ctx.db;
+  const events = db
+    .selectFrom('events')
+    .select(['seq', 'event_id', 'source', 'type', 'received_at', 'headers', 'body', 'matched', 'status']);
+  let row = yield* first(events.where('event_id', '=', idOrSeq).orderBy('seq', 'desc').limit(1));
+  const seq = /^\d+$/.test(idOrSeq) ? Number(idOrSeq) : NaN;
+  if (row === undefined && Number.isSafeInteger(seq)) row = yield* first(events.where('seq', '=', seq));
+  if (row === undefined) return null;
+
+  const columns = ['d.id', 'd.rule', 'd.action', 'd.target', 'd.status', 'd.next_at', 'd.last_error'] as const;
+  const deliveries = yield* all(
+    db
+      .selectFrom('deliveries as d')
+      .select(columns)
+      .where('d.event_seq', '=', row.seq)
+      .unionAll(
+        db
+          .selectFrom('batch_members as m')
+          .innerJoin('deliveries as d', 'd.id', 'm.delivery_id')
+          .select(columns)
+          .where('m.event_seq', '=', row.seq),
+      )
+      .orderBy('id'),
+  );
+  const attempts = new Map<number, AttemptRecord[]>();
+  for (const chunk of chunks(deliveries.map((d) => d.id))) {
+    const rows = yield* all(db.selectFrom('attempts').selectAll().where('delivery_id', 'in', chunk).orderBy('id'));
+    for (const a of rows) {
+      const list = attempts.get(a.delivery_id) ?? [];
+      const record: AttemptRecord = { startedAt: a.started_at, durationMs: a.duration_ms, outcome: a.outcome };
+      if (a.status !== null) record.status = a.status;
+      if (a.error !== null) record.error = a.error;
+      list.push(record);
+      attempts.set(a.delivery_id, list);
+    }
+  }
+  return {
+    ...toStoredEvent(row),
+    status: row.status,
+    deliveries: deliveries.map(
+      (d): DeliveryDetail => ({
+        id: d.id,
+        rule: d.rule,
+        action: d.action,
+        target: d.target,
+        status: d.status,
+        attempts: attempts.get(d.id) ?? [],
+        nextAt: d.next_at,
+        lastError: d.last_error,
+      }),
+    ),
+  };
+}
+
+/** Deliveries not yet delivered or dead. */
+export function* backlogSteps(ctx: StoreContext): Step<number> {
+  const query = ctx.db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('next_at', 'is not', null);
+  return Number((yield* first(query))?.n ?? 0);
+}
+
+/** Events holding a dead delivery, counted on the events status index. */
+export function* deadCountSteps(ctx: StoreContext): Step<number> {
+  const query = ctx.db
+    .selectFrom('events')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', '=', 'dead');
+  return Number((yield* first(query))?.n ?? 0);
+}
+
+export function* nextDueAtSteps(ctx: StoreContext): Step<number | null> {
+  const query = ctx.db.selectFrom('deliveries').select((eb) => eb.fn.min('next_at').as('t'));
+  return (yield* first(query))?.t ?? null;
+}
