@@ -74,8 +74,8 @@ export const mqtt = definePlugin<MqttOptions>({
   options,
   templates: ['topic', 'headers', 'body'],
   target: (o) => `mqtt:${brokerName(o.url)}`,
-  create(config, ctx) {
-    const publisher = mqttPublisher(config, ctx);
+  async create(config, ctx) {
+    const publisher = await mqttPublisher(config, ctx);
     return async ({ options: o, event, batch, signal }) => {
       await publisher.publish({ topic: o.topic, qos: o.qos, retain: o.retain }, busMessage(o, event, batch), signal);
       return { info: `acknowledged on ${o.topic}` };

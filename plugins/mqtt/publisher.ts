@@ -39,7 +39,8 @@ export function topicProblem(topic: string): string | undefined {
   return undefined;
 }
 
-export function mqttPublisher(o: MqttConnectOptions, ctx: CreateContext) {
+export async function mqttPublisher(o: MqttConnectOptions, ctx: CreateContext) {
+  const mqtt = await import('mqtt');
   const what = `mqtt ${brokerName(o.url)}`;
   // One id per action; a random suffix so two Relay instances do not keep
   // taking the broker session from each other.
@@ -48,7 +49,6 @@ export function mqttPublisher(o: MqttConnectOptions, ctx: CreateContext) {
     {
       what,
       async open() {
-        const mqtt = await import('mqtt');
         return mqtt.connectAsync(
           o.url,
           {

@@ -52,8 +52,8 @@ export const nats = definePlugin<NatsOptions>({
   options,
   templates: ['subject', 'headers', 'body'],
   target: (o) => `nats:${serverNames(o.servers)}`,
-  create(config, ctx) {
-    const publisher = natsPublisher(config, ctx);
+  async create(config, ctx) {
+    const publisher = await natsPublisher(config, ctx);
     return async ({ options: o, event, batch, signal }) => {
       const ack = await publisher.publish(o.subject, o.stream, busMessage(o, event, batch), signal);
       return { info: `stream ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate, already stored)' : ''}` };

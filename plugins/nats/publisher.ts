@@ -20,7 +20,6 @@ export interface NatsConnectOptions {
 interface Connection {
   nc: NatsConnection;
   js: JetStreamClient;
-  headers: typeof import('@nats-io/transport-node').headers;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -30,13 +29,13 @@ export function serverNames(servers: string | string[]): string {
   return (Array.isArray(servers) ? servers : [servers]).map((s) => s.replace(/^((?:[a-z]+:)?\/\/)?[^@/]*@/i, '$1')).join(',');
 }
 
-export function natsPublisher(o: NatsConnectOptions, ctx: CreateContext) {
+export async function natsPublisher(o: NatsConnectOptions, ctx: CreateContext) {
+  const [{ connect, headers }, { jetstream }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
   const what = `nats ${serverNames(o.servers)}`;
   const link = lazyLink<Connection>(
     {
       what,
       async open() {
-        const [{ connect, headers }, { jetstream }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
         const nc = await connect({
           servers: o.servers,
           name: `relay ${ctx.name}`,
@@ -48,7 +47,7 @@ export function natsPublisher(o: NatsConnectOptions, ctx: CreateContext) {
           ...(o.pass !== undefined && { pass: o.pass }),
           ...(o.token !== undefined && { token: o.token }),
         });
-        return { nc, js: jetstream(nc), headers };
+        return { nc, js: jetstream(nc) };
       },
       watch(conn, lost) {
         void conn.nc.closed().then(lost);
@@ -69,7 +68,7 @@ export function natsPublisher(o: NatsConnectOptions, ctx: CreateContext) {
     publish(subject: string, stream: string | undefined, m: BusMessage, signal: AbortSignal): Promise<PubAck> {
       return link.use(signal, async (conn) => {
         try {
-          const h = conn.headers();
+          const h = headers();
           for (const [name, value] of Object.entries(m.headers)) h.set(name, value);
           h.set('content-type', m.contentType);
           return await conn.js.publish(subject, m.body, {

@@ -58,8 +58,8 @@ export const rabbitmq = definePlugin<RabbitmqOptions>({
   options,
   templates: ['exchange', 'routingKey', 'headers', 'body'],
   target: (o) => `rabbitmq:${brokerName(o.url)}`,
-  create(config, ctx) {
-    const publisher = amqpPublisher(config.url, ctx);
+  async create(config, ctx) {
+    const publisher = await amqpPublisher(config.url, ctx);
     return async ({ options: o, event, batch, signal }) => {
       const target = { exchange: o.exchange, routingKey: o.routingKey, mandatory: o.mandatory };
       await publisher.publish(target, busMessage(o, event, batch), signal);

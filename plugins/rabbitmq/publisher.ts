@@ -26,13 +26,13 @@ interface Connection {
 const CONNECT_TIMEOUT_MS = 10_000;
 
 
-export function amqpPublisher(url: string, ctx: CreateContext) {
+export async function amqpPublisher(url: string, ctx: CreateContext) {
+  const amqp = await import('amqplib');
   const what = `rabbitmq ${brokerName(url)}`;
   const link: Link<Connection> = lazyLink<Connection>(
     {
       what,
       async open() {
-        const amqp = await import('amqplib');
         const model = await amqp.connect(url, {
           timeout: CONNECT_TIMEOUT_MS,
           // Shown in the management UI's connection list.
