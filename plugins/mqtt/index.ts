@@ -39,7 +39,8 @@ const options: JsonSchema = {
       type: 'integer',
       enum: [1, 2],
       default: 1,
-      description: 'Quality of service: 1 waits for PUBACK (at least once), 2 for PUBCOMP (exactly once between Relay and the broker).',
+      description:
+        'Quality of service: 1 waits for PUBACK, 2 for PUBCOMP (the broker passes one publish on once; a retried delivery is a new publish).',
       examples: [1, 2],
     },
     retain: {
