@@ -72,7 +72,7 @@ describe('nats publishing', () => {
   const action = (extra: Record<string, unknown> = {}) =>
     loadAction(nats, { servers: server(), subject: `${stream.name}.{{ event.source }}.{{ event.type }}`, ...extra });
 
-  it('publishes the bytes with the event as headers, Nats-Msg-Id its id, acknowledged by the stream', async () => {
+  it('publishes the bytes with the event as headers, Nats-Msg-Id its id and subject, acknowledged by the stream', async () => {
     const event = makeEvent({ type: 'invoice.paid', rawBody: Buffer.from('{"a": 1}\n') });
     const result = await (await action({ stream: stream.name })).run(event);
     expect(result).toEqual({ info: expect.stringMatching(new RegExp(`^stream ${stream.name} seq \\d+$`)) });
@@ -81,7 +81,7 @@ describe('nats publishing', () => {
     expect(got.body.toString()).toBe('{"a": 1}\n');
     expect(got.where).toBe(`${stream.name}.archivus.invoice.paid`);
     expect(got.headers).toMatchObject({
-      'nats-msg-id': event.id,
+      'nats-msg-id': `${event.id}@${stream.name}.archivus.invoice.paid`,
       'x-relay-event-type': 'invoice.paid',
       'x-relay-source': 'archivus',
       'content-type': 'application/json',
@@ -98,6 +98,21 @@ describe('nats publishing', () => {
     const last = await stream.jsm.streams.getMessage(stream.name, { last_by_subj: `${stream.name}.archivus.document.processed` });
     expect(last?.header.get('x-relay-event-id')).toBe(event.id);
     expect(`seq ${last?.seq}`).toBe(first?.info?.split(' ').slice(-2).join(' '));
+  });
+
+  it('stores one event published to two subjects of one stream by two actions', async () => {
+    const event = makeEvent();
+    const [all, legal] = await Promise.all([action({ subject: `${stream.name}.all` }), action({ subject: `${stream.name}.legal` })]);
+    await all.run(event);
+    expect(await legal.run(event)).toEqual({ info: expect.not.stringContaining('duplicate') });
+    const got = await waitFor(
+      () => {
+        const copies = stream.received.filter((m) => m.headers['x-relay-event-id'] === event.id);
+        return copies.length === 2 ? copies : undefined;
+      },
+      'both copies',
+    );
+    expect(got.map((m) => m.where).sort()).toEqual([`${stream.name}.all`, `${stream.name}.legal`]);
   });
 
   it('fails for good on a subject that cannot be published to or a stream that is not the expected one', async () => {

@@ -1,8 +1,8 @@
 // Publishes to NATS JetStream with the official client (@nats-io/transport-node
 // and @nats-io/jetstream): a delivery counts once the stream has stored the
-// message and answered with its PubAck. The event id goes in `Nats-Msg-Id`,
-// so a retry after a lost PubAck is dropped by the stream's duplicate window
-// instead of stored twice.
+// message and answered with its PubAck. `Nats-Msg-Id` is the event id and
+// the subject, so a retry after a lost PubAck is dropped by the stream's
+// duplicate window instead of stored twice.
 
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
@@ -72,7 +72,7 @@ export async function natsPublisher(o: NatsConnectOptions, ctx: CreateContext) {
           for (const [name, value] of Object.entries(m.headers)) h.set(name, value);
           h.set('content-type', m.contentType);
           return await conn.js.publish(subject, m.body, {
-            msgID: m.id,
+            msgID: messageId(m.id, subject),
             headers: h,
             ...(stream !== undefined && { expect: { streamName: stream } }),
           });
@@ -82,6 +82,15 @@ export async function natsPublisher(o: NatsConnectOptions, ctx: CreateContext) {
       });
     },
   };
+}
+
+/**
+ * The stream's dedup key. The subject is part of it: with the event id alone,
+ * two actions publishing one event to two subjects of one stream would see
+ * the second copy dropped as a duplicate of the first.
+ */
+function messageId(eventId: string, subject: string): string {
+  return `${eventId}@${subject}`;
 }
 
 // Named errors rather than instanceof: the classes live in the lazily loaded modules.
