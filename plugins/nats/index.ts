@@ -48,7 +48,7 @@ const options: JsonSchema = {
 
 export const nats = definePlugin<NatsOptions>({
   name: 'nats',
-  description: 'Publishes the event to a NATS JetStream subject, acknowledged by the stream (deduplicated by event id).',
+  description: 'Publishes the event to a NATS JetStream subject, acknowledged by the stream, which drops retried copies.',
   options,
   templates: ['subject', 'headers', 'body'],
   target: (o) => `nats:${serverNames(o.servers)}`,
