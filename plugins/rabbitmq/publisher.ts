@@ -3,7 +3,7 @@
 // confirmed it (basic.ack). With `mandatory`, a message no queue takes is
 // returned (basic.return, before its ack) and the attempt fails.
 
-import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import { DeliveryError, type CreateContext } from '../../src/index.js';
 import { brokerName, errorText, lazyLink, type Link } from '../bus/link.js';
 import type { BusMessage } from '../bus/message.js';
@@ -25,7 +25,6 @@ interface Connection {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
-
 export async function amqpPublisher(url: string, ctx: CreateContext) {
   const amqp = await import('amqplib');
   const what = `rabbitmq ${brokerName(url)}`;
@@ -38,10 +37,13 @@ export async function amqpPublisher(url: string, ctx: CreateContext) {
           // Shown in the management UI's connection list.
           clientProperties: { connection_name: `relay ${ctx.name}` },
         });
+        // An 'error' is always followed by 'close' (watched below); without a listener it would be thrown.
+        model.on('error', () => {});
         try {
           const channel = await model.createConfirmChannel();
           const conn: Connection = { model, channel, returned: new Map() };
-          channel.on('return', (msg: { properties: { messageId?: string }; fields: { replyText?: string } }) => {
+          // Returned messages carry basic.return's reply text, which amqplib's types leave out.
+          channel.on('return', (msg: Message & { fields: { replyText?: string } }) => {
             if (msg.properties.messageId) conn.returned.set(msg.properties.messageId, msg.fields.replyText ?? 'NO_ROUTE');
           });
           channel.on('error', (err: Error) => {
@@ -54,8 +56,6 @@ export async function amqpPublisher(url: string, ctx: CreateContext) {
         }
       },
       watch(conn, lost) {
-        // An 'error' is always followed by 'close'; listening keeps it from being thrown.
-        conn.model.on('error', () => {});
         // After the pending confirms have failed with their own reasons, which settle first.
         const later = (err?: unknown) => setImmediate(() => lost(err));
         conn.model.on('close', later);
