@@ -26,8 +26,8 @@ function lint(schema: JsonSchema, path: string): string[] {
 }
 
 describe('built-in plugins', () => {
-  it('are log, forward, slack and email, and not the discord example', () => {
-    expect(builtins.map((p) => p.name)).toEqual(['log', 'forward', 'slack', 'email']);
+  it('are log, forward, slack, email and the event buses, and not the discord example', () => {
+    expect(builtins.map((p) => p.name)).toEqual(['log', 'forward', 'slack', 'email', 'rabbitmq', 'nats', 'redis-stream', 'mqtt']);
   });
 
   it.each(all.map((p) => [p.name, p] as const))('%s: schema compiles strictly and documents every option', (name, plugin) => {

@@ -47,7 +47,11 @@ export async function startRelay(
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      // Not left running: an orphan keeps its database connections and a core busy for the tests after it.
+      child.kill('SIGKILL');
+      reject(new Error(`relay did not start:\n${out}`));
+    }, 20_000);
     const check = () => {
       if (out.includes('relay listening')) {
         clearTimeout(timer);
