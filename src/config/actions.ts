@@ -7,7 +7,7 @@ import type { PluginLogger, JsonValue } from '../plugin.js';
 import { templateContext, type RelayEvent, type TemplateContext } from '../event.js';
 import type { ActionCatalog, DeliveryPolicy, ResolvedAction } from '../deliver/types.js';
 import type { PlannedDelivery } from '../queue/store.js';
-import { compileTemplates, compileUrlTemplate } from '../match/template.js';
+import { checkUrl, compileTemplates, compileUrlTemplate } from '../match/template.js';
 import { EgressPolicy } from '../deliver/egress-policy.js';
 import { createEgress, type Egress } from '../deliver/egress.js';
 import { sensitiveHeaderTest } from '../verify/headers.js';
@@ -246,7 +246,7 @@ function compileOptions(plugin: AnyPlugin, options: Record<string, unknown>, at:
     }
   };
   for (const f of urls) {
-    if (typeof options[f] === 'string' && !plugin.templates?.includes(f)) attempt(() => compileUrlTemplate(options[f] as string, [...at, f]));
+    if (typeof options[f] === 'string' && !plugin.templates?.includes(f)) attempt(() => checkUrl(options[f] as string, [...at, f]));
   }
   const fields = (plugin.templates ?? []).filter((f) => options[f] !== undefined);
   const compiled = fields.flatMap((f) => {

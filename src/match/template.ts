@@ -50,12 +50,13 @@ delete urlLiquid.filters.raw;
 /**
  * A render failed (a filter threw, a limit was hit, a URL came out unsafe);
  * `path` is the template's key path. The same event fails the same way on
- * every attempt, so it is not retried.
+ * every attempt, so it is not retried; except the render-time limit, which a
+ * stalled process (a long GC pause, a starved CPU) can hit on any event.
  */
 export class TemplateError extends DeliveryError {
   readonly path: readonly (string | number)[];
   constructor(path: readonly (string | number)[], message: string, cause?: unknown) {
-    super(`template at ${formatPath(path)} failed to render: ${message}`, { retryable: false, cause });
+    super(`template at ${formatPath(path)} failed to render: ${message}`, { retryable: /render limit exceeded/.test(message), cause });
     this.name = 'TemplateError';
     this.path = path;
   }
@@ -123,7 +124,7 @@ function authorityOf(url: URL): string {
 export function compileUrlTemplate(source: string, path: KeyPath): (ctx: TemplateContext) => string {
   const markup = firstMarkup(source);
   if (markup === -1) {
-    if (!URL.canParse(source)) throw configIssue(path, `"${source.slice(0, 200)}" is not a URL`);
+    checkUrl(source, path);
     return () => source;
   }
   const origin = LITERAL_ORIGIN.exec(source.slice(0, markup))?.[0];
@@ -147,6 +148,11 @@ export function compileUrlTemplate(source: string, path: KeyPath): (ctx: Templat
     if (dots !== undefined) throw new TemplateError(at, `the rendered path has a "${dots}" segment, which would leave the configured path`);
     return out;
   };
+}
+
+/** A URL option that is not a template: it must parse, as written. */
+export function checkUrl(source: string, path: KeyPath): void {
+  if (!URL.canParse(source)) throw configIssue(path, `"${source.slice(0, 200)}" is not a URL`);
 }
 
 function firstMarkup(source: string): number {

@@ -63,6 +63,12 @@ describe('compileTemplate', () => {
     expect((caught as TemplateError).message).toMatch(/^template at actions\.n\.with\.text failed to render: kaput/);
     expect((caught as TemplateError).path).toEqual(['actions', 'n', 'with', 'text']);
   });
+
+  it('retries only the render-time limit, which a stalled process can hit on any event', () => {
+    // liquidjs's own messages: the time limit is wall-clock, the memory limit is the template's.
+    expect(new TemplateError(['t'], 'template render limit exceeded')).toMatchObject({ retryable: true });
+    expect(new TemplateError(['t'], 'memory alloc limit exceeded')).toMatchObject({ retryable: false });
+  });
 });
 
 describe('compileTemplates', () => {
