@@ -20,7 +20,7 @@ type Path = (string | number)[];
 type Render = (ctx: TemplateContext) => Record<string, unknown>;
 
 /** What every runner of one loaded config shares. */
-interface Shared {
+interface PerConfig {
   logger: PluginLogger;
   closers: Array<() => void | Promise<void>>;
   egress: Egress;
@@ -54,7 +54,7 @@ export async function compileActions(
   const closers: Array<() => void | Promise<void>> = [];
   // One dispatcher (one set of keep-alive pools) per loaded config, closed with its runners.
   const egress = createEgress(policy);
-  const ctx: Shared = { logger, closers, egress: egress.egress, isSensitiveHeader: sensitiveHeaderTest(config.sources ?? {}) };
+  const perConfig: PerConfig = { logger, closers, egress: egress.egress, isSensitiveHeader: sensitiveHeaderTest(config.sources ?? {}) };
   const declared = config.actions ?? {};
   const known = () => [...plugins.keys(), ...Object.keys(declared)].join(', ');
 
@@ -81,17 +81,17 @@ export async function compileActions(
         if (plain) {
           let pending = shared.get(item.use);
           if (!pending) {
-            pending = build(['actions', item.use], base, rule.name, key, plugins.get(base.use)!, config, issues, ctx);
+            pending = build(['actions', item.use], base, rule.name, key, plugins.get(base.use)!, config, issues, perConfig);
             shared.set(item.use, pending);
           }
           const built = await pending;
           compiled = built && { ...built, rule: rule.name, action: key };
         } else {
           const merged: ActionConfig = { ...base, ...item, use: base.use, with: { ...base.with, ...item.with } };
-          compiled = await build(at, merged, rule.name, key, plugins.get(base.use)!, config, issues, ctx);
+          compiled = await build(at, merged, rule.name, key, plugins.get(base.use)!, config, issues, perConfig);
         }
       } else if (plugins.has(item.use)) {
-        compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, ctx);
+        compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, perConfig);
       } else if (!base) {
         issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}" (known: ${known()})` });
       }
@@ -142,7 +142,7 @@ async function build(
   plugin: AnyPlugin,
   config: Pick<RawConfig, 'delivery'>,
   issues: ConfigIssue[],
-  shared: Shared,
+  perConfig: PerConfig,
 ): Promise<CompiledAction | undefined> {
   const options = structuredClone(cfg.with ?? {}) as Record<string, unknown>;
   const optionIssues = validateWith(plugin.options, options, [...at, 'with']);
@@ -170,11 +170,11 @@ async function build(
     try {
       runner = await plugin.create(options, {
         name: key,
-        logger: shared.logger,
-        onClose: (fn) => void shared.closers.push(fn),
-        dispatcher: shared.egress.dispatcher,
-        egress: shared.egress,
-        isSensitiveHeader: shared.isSensitiveHeader,
+        logger: perConfig.logger,
+        onClose: (fn) => void perConfig.closers.push(fn),
+        dispatcher: perConfig.egress.dispatcher,
+        egress: perConfig.egress,
+        isSensitiveHeader: perConfig.isSensitiveHeader,
       });
     } catch (err) {
       issues.push({ path: [...at, 'with'], message: `${plugin.name} rejected its options: ${(err as Error).message}` });
