@@ -12,6 +12,9 @@ export type {
   JsonSchema,
   JsonValue,
   PluginLogger,
+  StringOption,
 } from './plugin.js';
+export { EgressError } from './deliver/egress.js';
+export type { Egress, EgressAgentOptions } from './deliver/egress.js';
 export type { RelayEvent, Headers, TemplateContext } from './event.js';
-export { SIGNATURE_HEADERS } from './verify/headers.js';
+export { SENSITIVE_HEADERS, SIGNATURE_HEADERS, isSensitiveHeader } from './verify/headers.js';

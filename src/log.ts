@@ -2,12 +2,10 @@
 // terminal, and secrets redacted wherever they could appear.
 
 import { pino, type Logger } from 'pino';
-import { SIGNATURE_HEADERS } from './verify/headers.js';
-
-const SECRET_HEADERS = ['authorization', 'cookie', ...SIGNATURE_HEADERS];
+import { SENSITIVE_HEADERS } from './verify/headers.js';
 
 export const redactPaths = [
-  ...SECRET_HEADERS.flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`]),
+  ...SENSITIVE_HEADERS.flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`]),
   'secret',
   'secrets',
   '*.secret',

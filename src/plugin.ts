@@ -2,6 +2,8 @@
 // plugins/ use nothing but this file (through src/index.ts), so a custom
 // plugin can do anything a built-in can.
 
+import type { Dispatcher } from 'undici';
+import type { Egress } from './deliver/egress.js';
 import type { RelayEvent } from './event.js';
 
 /** A JSON value, as found in YAML config after parsing. */
@@ -35,6 +37,25 @@ export interface CreateContext {
    * on it have had their timeout to finish, and at shutdown.
    */
   onClose(fn: () => void | Promise<void>): void;
+  /**
+   * The undici dispatcher to send every HTTP request through:
+   * `request(url, { dispatcher: ctx.dispatcher })` or
+   * `fetch(url, { dispatcher: ctx.dispatcher })`. Shared by all actions of
+   * the loaded config, it enforces the config's `egress` policy on the
+   * address each connection resolves to; redirects are not followed. A
+   * refused connection rejects with an EgressError (permanent: the delivery
+   * is dead with the reason). Same as `egress.dispatcher`.
+   */
+  dispatcher: Dispatcher;
+  /** The egress policy for a pool of your own (`agent()`) or a protocol other than HTTP (`connect()`). */
+  egress: Egress;
+  /**
+   * True for a header that carries a credential or a signature: the common
+   * credential headers, every known provider's signature and timestamp
+   * headers, and those this config's sources name. Never pass these on or
+   * show them; the dashboard masks and the logs redact the same list.
+   */
+  isSensitiveHeader(name: string): boolean;
 }
 
 /** Handed to the runner for each attempt of each delivery. */
@@ -80,6 +101,14 @@ export interface ActionPlugin<Options = Record<string, unknown>> {
    */
   templates?: ReadonlyArray<keyof Options & string>;
   /**
+   * Top-level string options that are URLs Relay connects to. A literal one
+   * must parse as a URL at load. When also in `templates`, a template may not
+   * appear in the scheme, user info, host or port (a config error at its
+   * line), and every value it interpolates is percent-encoded for the URL, so
+   * an event can change the path, query or fragment but never the host.
+   */
+  urls?: ReadonlyArray<StringOption<Options>>;
+  /**
    * The circuit-breaker key: deliveries to one target share one breaker.
    * Defaults to the action's name. `forward` uses the URL's origin.
    */
@@ -87,6 +116,11 @@ export interface ActionPlugin<Options = Record<string, unknown>> {
   /** Builds the runner once per configured action. Throw to reject the config. */
   create(options: Options, ctx: CreateContext): ActionRunner<Options> | Promise<ActionRunner<Options>>;
 }
+
+/** The names of an option type's string-valued options. */
+export type StringOption<Options> = {
+  [K in keyof Options & string]-?: Options[K] extends string | undefined ? K : never;
+}[keyof Options & string];
 
 /** Identity helper that gives plugin authors type inference and checking. */
 export function definePlugin<Options>(plugin: ActionPlugin<Options>): ActionPlugin<Options> {

@@ -56,11 +56,16 @@ export default definePlugin<DiscordOptions>({
     },
   },
   templates: ['content', 'username'],
+  urls: ['url'],
 
-  create(config) {
+  create(config, ctx) {
     return async ({ options: o, signal }) => {
       const content = o.content.length > MAX_CONTENT ? `${o.content.slice(0, MAX_CONTENT - 1)}…` : o.content;
+      // ctx.dispatcher: Relay's connection pools, under the config's egress
+      // policy. A refused connection rejects with an EgressError, which is
+      // already a permanent DeliveryError: nothing to translate.
       const res = await request(config.url, {
+        dispatcher: ctx.dispatcher,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({

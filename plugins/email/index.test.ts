@@ -149,4 +149,43 @@ describe('email', () => {
     expect(classifySmtpError({ code: 'EPROTOCOL', responseCode: 503 }).retryable).toBe(true);
     expect(classifySmtpError(new Error('boom')).retryable).toBe(true);
   });
+
+  describe('addresses from templates', () => {
+    const dead = async (options: Record<string, unknown>, payload: Record<string, unknown>) => {
+      const err = await caught(async () => (await loadAction(email, { ...base(), ...options })).run(makeEvent({ payload })));
+      expect(err).toBeInstanceOf(DeliveryError);
+      expect(err).toMatchObject({ retryable: false });
+      return (err as Error).message;
+    };
+
+    it('refuses a list smuggled into one templated recipient, and sends nothing', async () => {
+      expect(await dead({ to: '{{ payload.owner }}' }, { owner: 'owner@example.com, everyone@example.com' })).toBe(
+        'to: "owner@example.com, everyone@example.com" is 2 addresses; a templated item takes exactly one (list several addresses as several items)',
+      );
+      expect(await dead({ to: ['ops@example.com', '{{ payload.owner }}'] }, { owner: 'a@example.com; b@example.com' })).toMatch(/^to\[1\]: .* is 2 addresses/);
+      expect(await dead({ cc: '{{ payload.owner }}' }, { owner: 'team: a@example.com, b@example.com;' })).toMatch(/^cc: .*address group/);
+      expect(smtp.messages).toHaveLength(0);
+    });
+
+    it('refuses a line break (header injection) and what is not an address', async () => {
+      expect(await dead({ to: '{{ payload.owner }}' }, { owner: 'owner@example.com\r\nBcc: all@example.com' })).toMatch(/^to: .*control character/);
+      expect(await dead({ replyTo: '{{ payload.reply }}' }, { reply: 'not an address' })).toMatch(/^replyTo: "not an address" is not an email address/);
+      expect(await dead({ from: '{{ payload.name }} <relay@example.com>' }, { name: 'Eve <eve@example.com>,' })).toMatch(/^from: .* is 2 addresses/);
+      expect(smtp.messages).toHaveLength(0);
+    });
+
+    it('sends one templated address per item, leaves out an empty one, and keeps a written-out list as is', async () => {
+      const action = await loadAction(email, {
+        ...base(),
+        from: '{{ payload.name }} <relay@example.com>',
+        to: ['ops@example.com, audit@example.com', '{{ payload.owner }}'],
+        cc: '{{ payload.missing }}',
+      });
+      await action.run(makeEvent({ payload: { name: 'Docs Bot', owner: 'Owner <owner@example.com>' } }));
+      const [mail] = smtp.messages;
+      expect(mail?.envelopeTo).toEqual(['ops@example.com', 'audit@example.com', 'owner@example.com']);
+      expect(mail?.headers.from).toBe('Docs Bot <relay@example.com>');
+      expect(mail?.headers).not.toHaveProperty('cc');
+    });
+  });
 });

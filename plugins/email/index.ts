@@ -1,10 +1,13 @@
 // `email`: sends one message per delivery (one per batch) over SMTP with
 // nodemailer. SMTP says itself which failures are worth retrying: the reply
-// class (RFC 5321 §4.2.1) is 4yz for transient, 5yz for permanent.
+// class (RFC 5321 §4.2.1) is 4yz for transient, 5yz for permanent. The SMTP
+// connection is opened through Relay's egress policy; addresses a template
+// rendered are checked one by one (./addresses.ts) before anything is sent.
 
 import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { definePlugin, DeliveryError, type JsonSchema, type JsonValue } from '../../src/index.js';
+import { definePlugin, DeliveryError, EgressError, type JsonSchema, type JsonValue } from '../../src/index.js';
+import { addressChecker } from './addresses.js';
 
 export interface EmailOptions {
   smtp: {
@@ -109,16 +112,20 @@ const options: JsonSchema = {
     from: {
       type: 'string',
       minLength: 1,
-      description: 'Sender address, optionally with a name (Liquid template).',
+      description: 'Sender address, optionally with a name (Liquid template; when templated it must render to exactly one address).',
       examples: ['Relay <relay@example.com>'],
     },
-    to: addresses('Recipients: a list, or one string of comma-separated addresses (Liquid templates).', [
+    to: addresses(
+      'Recipients: a list, or one string of comma-separated addresses (Liquid templates). ' +
+        'An item with a template must render to exactly one address (or nothing), else the delivery is dead: list several as several items.',
+      [
       'ops@example.com',
-      ['ops@example.com', '{{ payload.data.owner.email }}'],
-    ]),
-    cc: addresses('Copy recipients (Liquid templates).', ['audit@example.com']),
-    bcc: addresses('Blind copy recipients (Liquid templates).', [['archive@example.com']]),
-    replyTo: { type: 'string', description: 'Reply-To address (Liquid template).', examples: ['support@example.com'] },
+        ['ops@example.com', '{{ payload.data.owner.email }}'],
+      ],
+    ),
+    cc: addresses('Copy recipients (Liquid templates; a templated item is one address, as for `to`).', ['audit@example.com']),
+    bcc: addresses('Blind copy recipients (Liquid templates; a templated item is one address, as for `to`).', [['archive@example.com']]),
+    replyTo: { type: 'string', description: 'Reply-To address (Liquid template; when templated, exactly one address).', examples: ['support@example.com'] },
     subject: {
       type: 'string',
       default: '[relay] {{ event.type }} {{ event.id }}',
@@ -149,6 +156,8 @@ interface SmtpError {
 }
 
 export function classifySmtpError(err: unknown): DeliveryError {
+  const blocked = EgressError.find(err);
+  if (blocked) return blocked;
   const e = (err ?? {}) as SmtpError;
   const reply = typeof e.responseCode === 'number' ? e.responseCode : undefined;
   // 4yz: try later (greylisting, mailbox busy, 421 shutting down). 5yz: rejected
@@ -179,7 +188,13 @@ export const email = definePlugin<EmailOptions>({
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 30_000,
-      dnsTimeout: 10_000,
+      // The connection is Relay's: resolved and checked against the egress policy (nodemailer's own DNS is skipped).
+      getSocket(_options: unknown, callback: (err: Error | null, socketOptions?: object) => void) {
+        ctx.egress.connect({ host: smtp.host, port: smtp.port, timeout: 10_000 }).then(
+          (connection) => callback(null, { connection }),
+          (err: Error) => callback(err),
+        );
+      },
     };
     const transport = smtp.pool
       ? nodemailer.createTransport({ ...settings, pool: true, maxConnections: 5 })
@@ -187,21 +202,23 @@ export const email = definePlugin<EmailOptions>({
     // Failures reach the sender through sendMail; an unheard 'error' event would crash.
     transport.on('error', (err) => ctx.logger.warn({ err }, 'SMTP transport error'));
     ctx.onClose(() => transport.close());
+    const check = addressChecker(config);
 
     return async ({ options: o, event, batch, signal, logger }) => {
+      const a = check(o);
       const events = batch ?? [event];
       const ids = events.map((e) => e.id);
       // The same Message-ID on every attempt lets mail systems drop a
       // duplicate when an earlier attempt was accepted but its reply lost.
       const hash = createHash('sha256').update(`${ctx.name}\0${ids.join('\0')}`).digest('hex').slice(0, 32);
-      const domain = /@([^>\s]+)/.exec(o.from)?.[1] ?? 'relay.invalid';
+      const domain = /@([^>\s]+)/.exec(a.from)?.[1] ?? 'relay.invalid';
       try {
         const info = await transport.sendMail({
-          from: o.from,
-          to: o.to,
-          cc: o.cc,
-          bcc: o.bcc,
-          replyTo: o.replyTo,
+          from: a.from,
+          to: a.to,
+          cc: a.cc,
+          bcc: a.bcc,
+          replyTo: a.replyTo,
           subject: o.subject,
           text: o.text,
           html: o.html,

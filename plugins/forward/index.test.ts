@@ -1,9 +1,13 @@
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError } from '../../src/index.js';
+import { maskHeaders, MASK } from '../../src/admin/operations.js';
 import { caught, createTestAjv, loadAction, makeBatch, makeEvent } from '../../test/helpers/events.js';
 import { startReceiver, type Receiver } from '../../test/helpers/receivers.js';
-import { forward } from './index.js';
+import { waitFor } from '../../test/helpers/relay-process.js';
+import { ERROR_EXCERPT_BYTES, forward, HOP_BY_HOP_HEADERS } from './index.js';
 
 let rx: Receiver;
 beforeAll(async () => {
@@ -182,24 +186,144 @@ describe('forward', () => {
     expect((err as Error).message).not.toContain('timed out');
   });
 
-  it('treats a refused connection as retryable, a bad rendered URL or header as permanent', async () => {
+  it('treats a refused connection as retryable, a bad rendered header as permanent', async () => {
     const closed = await startReceiver();
     await closed.close();
     const refused = await loadAction(forward, { url: closed.url });
     expect(await caught(() => refused.run(makeEvent()))).toMatchObject({ retryable: true });
 
-    const bad = await loadAction(forward, { url: '{{ payload.missing }}' });
-    expect(await caught(() => bad.run(makeEvent()))).toMatchObject({ retryable: false, message: expect.stringContaining('invalid URL') });
-
-    const header = await loadAction(forward, { url: rx.url, headers: { 'x-note': '{{ payload.note }}' } });
+    // A receiver of its own: a request an earlier test aborted may still land on the shared one.
+    const own = await startReceiver();
+    const header = await loadAction(forward, { url: own.url, headers: { 'x-note': '{{ payload.note }}' } });
     expect(await caught(() => header.run(makeEvent({ payload: { note: 'two\r\nlines' } })))).toMatchObject({ retryable: false });
-    expect(rx.requests).toHaveLength(0);
+    expect(own.requests).toHaveLength(0);
+    await own.close();
   });
 
-  it('keys the circuit breaker on the origin, or the raw template when the host is templated', async () => {
+  it('keys the circuit breaker on the origin', async () => {
     expect((await loadAction(forward, { url: 'https://ci.example.com:8443/hooks/{{ event.type }}' })).target()).toBe(
       'https://ci.example.com:8443',
     );
-    expect((await loadAction(forward, { url: 'https://{{ payload.host }}/x' })).target()).toBe('https://{{ payload.host }}/x');
+  });
+});
+
+describe('forward URL templates', () => {
+  it('percent-encodes a payload value in the path, so it cannot climb to another path (issue 12 reproduction)', async () => {
+    const action = await loadAction(forward, { url: `${rx.url}/tenants/{{ payload.tenant }}/events?src={{ event.source }}` });
+    await action.run(makeEvent({ source: 'a&b=c#d', payload: { tenant: '../../internal/admin/delete-all?x=' } }));
+    const [req] = rx.requests;
+    expect(req?.url).toBe('/tenants/..%2F..%2Finternal%2Fadmin%2Fdelete-all%3Fx%3D/events?src=a%26b%3Dc%23d');
+  });
+
+  it('refuses a value that would be a whole ".." segment, as permanent, without sending', async () => {
+    const action = await loadAction(forward, { url: `${rx.url}/tenants/{{ payload.tenant }}/events` });
+    for (const tenant of ['..', '.']) {
+      const err = await caught(() => action.run(makeEvent({ payload: { tenant } })));
+      expect(err).toMatchObject({ retryable: false, message: expect.stringMatching(/rendered path has a "\.{1,2}" segment/) });
+    }
+    expect(rx.requests).toHaveLength(0);
+  });
+
+  it('refuses at load a template in the scheme, host, port or user info, or a URL that is all template', async () => {
+    for (const url of [
+      'https://{{ payload.host }}/x',
+      'https://api.example.com{{ payload.path }}',
+      'https://api.example.com:{{ payload.port }}/x',
+      'https://{{ payload.user }}@api.example.com/x',
+      '{{ payload.scheme }}://api.example.com/x',
+      '{{ payload.url }}',
+    ]) {
+      await expect(loadAction(forward, { url })).rejects.toThrow(/may not decide a URL's scheme, host or port/);
+    }
+    await expect(loadAction(forward, { url: 'not a url' })).rejects.toThrow(/is not a URL/);
+    await expect(loadAction(forward, { url: `${rx.url}/{{ payload.x | raw }}` })).rejects.toThrow(/always percent-encoded/);
+  });
+});
+
+describe('forward and a huge error response', () => {
+  it('reads a few KB of it for the attempt, then closes the connection instead of downloading the rest', async () => {
+    const total = 256 * 1024 * 1024;
+    const state = { written: 0, closed: false };
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    // Writes only as fast as the client reads (backpressure), so `written`
+    // is what Relay took in, give or take the socket buffers.
+    const server = createServer((req, res) => {
+      req.resume();
+      res.on('close', () => (state.closed = true));
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.write('internal error: ');
+      const pump = () => {
+        while (state.written < total && !res.destroyed) {
+          state.written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const action = await loadAction(forward, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` });
+      const err = await caught(() => action.run(makeEvent()));
+      expect(err).toMatchObject({ retryable: true, status: 500, message: expect.stringMatching(/^HTTP 500: internal error: x+$/) });
+      await waitFor(() => state.closed, 'the target to see its connection closed');
+      expect(state.written).toBeLessThan(16 * 1024 * 1024);
+      expect(ERROR_EXCERPT_BYTES).toBeLessThanOrEqual(8192);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('forward and sensitive headers', () => {
+  // A source whose generic hmac scheme names its own headers, as in the issue.
+  const sources = {
+    hooks: {
+      path: '/webhooks/hooks',
+      verify: { scheme: 'hmac', secret: 's', header: 'X-Custom-Sig', timestampHeader: 'X-Sent-At', signed: '{timestamp}.{body}' },
+    },
+  };
+  const headers = {
+    'content-type': 'application/json',
+    'x-webhook-signature': 'sha256=abc',
+    'x-api-key': 'key-123',
+    'x-auth-token': 'tok-123',
+    'x-access-token': 'tok-456',
+    'x-csrf-token': 'csrf',
+    'proxy-authorization': 'Basic cHJveHk=',
+    cookie: 'session=1',
+    'x-custom-sig': 'deadbeef',
+    'x-sent-at': '1700000000',
+    'svix-timestamp': '1700000000',
+    'x-request-id': 'req-1',
+    'user-agent': 'Hooks/1.0',
+  };
+
+  it('drops credentials, signatures and the sources\' configured signature headers (issue 12 reproduction)', async () => {
+    const action = await loadAction(forward, { url: rx.url }, { sources });
+    await action.run(makeEvent({ headers }));
+    const got = rx.requests[0]?.headers ?? {};
+    for (const name of ['x-webhook-signature', 'x-api-key', 'x-auth-token', 'x-access-token', 'x-csrf-token', 'proxy-authorization', 'cookie', 'x-custom-sig', 'x-sent-at', 'svix-timestamp']) {
+      expect(got, name).not.toHaveProperty(name);
+    }
+    expect(got).toMatchObject({ 'x-request-id': 'req-1', 'user-agent': 'Hooks/1.0' });
+  });
+
+  it('drops exactly what the dashboard masks', async () => {
+    const action = await loadAction(forward, { url: rx.url }, { sources });
+    await action.run(makeEvent({ headers }));
+    const got = rx.requests[0]?.headers ?? {};
+    const masked = maskHeaders(headers, ['x-custom-sig', 'x-sent-at']);
+    for (const [name, value] of Object.entries(headers).filter(([h]) => !HOP_BY_HOP_HEADERS.has(h))) {
+      expect(masked[name]?.endsWith(MASK), name).toBe(!(name in got));
+      expect(masked[name] === value, name).toBe(name in got);
+    }
+  });
+
+  it('still sends a credential the action sets itself', async () => {
+    const action = await loadAction(forward, { url: rx.url, headers: { 'X-Api-Key': 'for-the-target' } }, { sources });
+    await action.run(makeEvent({ headers }));
+    expect(rx.requests[0]?.headers['x-api-key']).toBe('for-the-target');
   });
 });

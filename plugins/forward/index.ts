@@ -4,8 +4,9 @@
 // for), optionally re-signed with Relay's own HMAC.
 
 import { createHmac } from 'node:crypto';
-import { Agent, request } from 'undici';
-import { definePlugin, DeliveryError, SIGNATURE_HEADERS, type JsonSchema, type RelayEvent } from '../../src/index.js';
+import type { Readable } from 'node:stream';
+import { request } from 'undici';
+import { definePlugin, DeliveryError, EgressError, type JsonSchema, type RelayEvent } from '../../src/index.js';
 
 export interface ForwardSign {
   secret: string;
@@ -26,18 +27,17 @@ export interface ForwardOptions {
 }
 
 /**
- * Incoming headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), those undici
- * computes itself, credentials meant for Relay, and the signatures of the
- * providers Relay verifies (they would not match a re-signed or re-bodied request).
+ * Incoming headers never forwarded, besides the sensitive ones (credentials,
+ * signatures and their timestamps: `ctx.isSensitiveHeader`, the list the
+ * dashboard masks): hop-by-hop (RFC 9110 §7.6.1) and those undici computes itself.
  */
-export const DROPPED_HEADERS: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate',
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect',
-  'authorization', 'cookie',
-  ...SIGNATURE_HEADERS,
-  // The timestamps signed together with them.
-  'x-slack-request-timestamp', 'webhook-timestamp', 'svix-timestamp', 'x-signature-timestamp',
 ]);
+
+/** Bytes of an error response read for the attempt's message; the rest is never downloaded. */
+export const ERROR_EXCERPT_BYTES = 4096;
 
 const headerMap: JsonSchema = {
   type: 'object',
@@ -52,7 +52,9 @@ const options: JsonSchema = {
     url: {
       type: 'string',
       minLength: 1,
-      description: 'Target URL (Liquid template). Its origin is the circuit-breaker key; redirects are not followed.',
+      description:
+        'Target URL (Liquid template). Scheme, host and port are written out; values in the path, query or fragment are percent-encoded. ' +
+        'Its origin is the circuit-breaker key; redirects are not followed.',
       examples: ['https://ci.example.com/hooks/documents', 'https://api.example.com/tenants/{{ payload.tenant }}/events'],
     },
     method: {
@@ -78,7 +80,8 @@ const options: JsonSchema = {
       type: 'boolean',
       default: true,
       description:
-        'Pass the original request headers on, except hop-by-hop, host, content-length, credentials and provider signature headers. Ignored for batches.',
+        'Pass the original request headers on, except hop-by-hop, host, content-length, and the sensitive ones the dashboard masks ' +
+        '(credentials, provider signatures and their timestamps, the sources\' configured signature headers). Ignored for batches.',
       examples: [true, false],
     },
     timeout: {
@@ -134,11 +137,11 @@ interface Outgoing {
   body: Buffer;
 }
 
-function build(o: ForwardOptions, event: RelayEvent, batch: RelayEvent[] | undefined): Outgoing {
+function build(o: ForwardOptions, event: RelayEvent, batch: RelayEvent[] | undefined, sensitive: (name: string) => boolean): Outgoing {
   const headers: Record<string, string> = {};
   if (o.forwardHeaders && !batch) {
     for (const [name, value] of Object.entries(event.headers)) {
-      if (!DROPPED_HEADERS.has(name)) headers[name] = value;
+      if (!HOP_BY_HOP_HEADERS.has(name) && !sensitive(name)) headers[name] = value;
     }
   }
   let body: Buffer;
@@ -182,25 +185,17 @@ export const forward = definePlugin<ForwardOptions>({
   description: 'Forwards the event over HTTP: the original bytes, or a templated body; optionally HMAC-signed.',
   options,
   templates: ['url', 'headers', 'body'],
-  target(o) {
-    // The url may be a template; a literal host still gives a stable origin.
-    try {
-      return new URL(o.url).origin;
-    } catch {
-      return o.url;
-    }
-  },
+  urls: ['url'],
+  // A template cannot touch the origin (`urls`), so the configured text gives it.
+  target: (o) => new URL(o.url).origin,
   create(config, ctx) {
-    const agent = new Agent({
-      connections: config.connections,
-      keepAliveTimeout: 10_000,
-      connect: { timeout: Math.min(config.timeout, 10_000) },
-    });
+    // A pool of its own for the per-action `connections`, under the same egress policy as ctx.dispatcher.
+    const agent = ctx.egress.agent({ connections: config.connections, connectTimeout: Math.min(config.timeout, 10_000) });
     ctx.onClose(() => agent.close());
 
     return async ({ options: o, event, batch, signal }) => {
       const url = parseUrl(o.url);
-      const { headers, body } = build(o, event, batch);
+      const { headers, body } = build(o, event, batch, ctx.isSensitiveHeader);
       const limit = deadline(signal, o.timeout);
       let status: number;
       let text = '';
@@ -210,10 +205,12 @@ export const forward = definePlugin<ForwardOptions>({
         status = res.statusCode;
         const ra = res.headers['retry-after'];
         retryAfter = Array.isArray(ra) ? ra[0] : ra;
-        // Always drain: an unread body pins the keep-alive connection.
+        // Always drain or destroy: an unread body pins the keep-alive connection.
         if (status >= 200 && status < 300) await res.body.dump();
-        else text = await res.body.text();
+        else text = await excerpt(res.body);
       } catch (err) {
+        const blocked = EgressError.find(err);
+        if (blocked) throw blocked;
         const why = limit.timedOut() ? `timed out after ${o.timeout}ms` : errorText(err);
         // A header value a template made invalid fails the same way every time.
         const retryable = (err as { code?: unknown }).code !== 'UND_ERR_INVALID_ARG';
@@ -226,6 +223,23 @@ export const forward = definePlugin<ForwardOptions>({
     };
   },
 });
+
+/**
+ * The first ERROR_EXCERPT_BYTES of an error body. Leaving the loop early
+ * destroys the stream, which closes the connection instead of downloading
+ * the rest: a target answering with a huge error costs a few KB, not its size.
+ */
+async function excerpt(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > ERROR_EXCERPT_BYTES) break;
+  }
+  const text = Buffer.concat(chunks).subarray(0, ERROR_EXCERPT_BYTES).toString('utf8');
+  return size > ERROR_EXCERPT_BYTES ? `${text}…` : text;
+}
 
 // A cleared timer rather than AbortSignal.timeout: at high rates the latter
 // keeps one live timer per request for the full timeout.

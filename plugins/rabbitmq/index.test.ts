@@ -5,7 +5,7 @@ import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError } from '../../src/index.js';
 import { describeBusDelivery, unreachableError, uniqueName, type Consumed, type Consumer } from '../../test/helpers/bus.js';
-import { caught, createTestAjv, loadAction, makeBatch, makeEvent, silentLogger } from '../../test/helpers/events.js';
+import { caught, createTestAjv, loadAction, makeBatch, makeEvent, pluginContext, silentLogger } from '../../test/helpers/events.js';
 import { waitFor } from '../../test/helpers/relay-process.js';
 import { startTcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { rabbitmq } from './index.js';
@@ -164,7 +164,7 @@ describe('rabbitmq publishing', () => {
     const closers: Array<() => void | Promise<void>> = [];
     const runner = await rabbitmq.create(
       { url: url(proxy.port), exchange: consumer.exchange, routingKey: 'x', mandatory: true },
-      { name: 'retire-me', logger: silentLogger, onClose: (fn) => void closers.push(fn) },
+      pluginContext('retire-me', (fn) => void closers.push(fn)),
     );
     expect(proxy.forwarded()).toBe(0);
     const input = (event = makeEvent()) => ({

@@ -35,6 +35,10 @@ describe('slack options schema', () => {
 });
 
 describe('slack', () => {
+  it('refuses at load a url that does not parse as a URL', async () => {
+    await expect(loadAction(slack, { url: 'https://hooks slack com/x', text: 'hi' })).rejects.toThrow(/"https:\/\/hooks slack com\/x" is not a URL/);
+  });
+
   it('posts the rendered message as JSON to the webhook URL', async () => {
     const action = await loadAction(slack, {
       url,

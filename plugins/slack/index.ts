@@ -1,7 +1,8 @@
 // `slack`: posts a message to a Slack incoming webhook with @slack/webhook.
 // The package (v8, fetch-based) reports HTTP failures without the response
-// headers, so we hand it our own fetch that records Retry-After and joins
-// Relay's abort signal; an AsyncLocalStorage keeps concurrent sends apart.
+// headers, so we hand it our own fetch that records Retry-After, joins
+// Relay's abort signal and goes through Relay's dispatcher (the egress
+// policy); an AsyncLocalStorage keeps concurrent sends apart.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
@@ -10,7 +11,8 @@ import {
   type FetchFunction,
   type IncomingWebhookSendArguments,
 } from '@slack/webhook';
-import { definePlugin, DeliveryError, type JsonSchema, type JsonValue } from '../../src/index.js';
+import { fetch, type Dispatcher } from 'undici';
+import { definePlugin, DeliveryError, EgressError, type JsonSchema, type JsonValue } from '../../src/index.js';
 
 export interface SlackOptions {
   url: string;
@@ -95,19 +97,22 @@ interface SendContext {
 
 const current = new AsyncLocalStorage<SendContext>();
 
-const relayFetch: FetchFunction = async (url, init) => {
-  const ctx = current.getStore();
-  const signals = [init?.signal, ctx?.signal].filter((s): s is AbortSignal => s !== undefined);
-  const res = await fetch(url, {
-    method: init?.method,
-    headers: init?.headers,
-    body: typeof init?.body === 'string' ? init.body : undefined,
-    redirect: init?.redirect,
-    signal: signals.length ? AbortSignal.any(signals) : undefined,
-  });
-  if (ctx) ctx.retryAfter = res.headers.get('retry-after');
-  return res;
-};
+const relayFetch =
+  (dispatcher: Dispatcher): FetchFunction =>
+  async (url, init) => {
+    const ctx = current.getStore();
+    const signals = [init?.signal, ctx?.signal].filter((s): s is AbortSignal => s !== undefined);
+    const res = await fetch(url, {
+      method: init?.method,
+      headers: init?.headers,
+      body: typeof init?.body === 'string' ? init.body : undefined,
+      redirect: init?.redirect,
+      signal: signals.length ? AbortSignal.any(signals) : undefined,
+      dispatcher,
+    });
+    if (ctx) ctx.retryAfter = res.headers.get('retry-after');
+    return res;
+  };
 
 /** Slack: 429 (with Retry-After) and 5xx are retryable, other 4xx (invalid_payload, channel_not_found...) are not. */
 function classify(err: unknown, ctx: SendContext): unknown {
@@ -116,6 +121,8 @@ function classify(err: unknown, ctx: SendContext): unknown {
     return DeliveryError.fromStatus(e.statusCode, typeof e.body === 'string' ? e.body : undefined, ctx.retryAfter);
   }
   if (e?.code === ErrorCode.RequestError) {
+    const blocked = EgressError.find(e.original);
+    if (blocked) return blocked;
     const why = e.original instanceof Error ? e.original.message : String(e.original);
     return new DeliveryError(`Slack request failed: ${why}`, { retryable: true, cause: err });
   }
@@ -127,8 +134,9 @@ export const slack = definePlugin<SlackOptions>({
   description: 'Posts a message (text and/or Block Kit) to a Slack incoming webhook.',
   options,
   templates: ['text', 'blocks', 'username', 'icon_emoji', 'icon_url', 'channel'],
-  create(config) {
-    const webhook = new IncomingWebhook(config.url, { timeout: config.timeout, fetch: relayFetch });
+  urls: ['url'],
+  create(config, ctx) {
+    const webhook = new IncomingWebhook(config.url, { timeout: config.timeout, fetch: relayFetch(ctx.dispatcher) });
 
     return async ({ options: o, signal }) => {
       const message: IncomingWebhookSendArguments = {};

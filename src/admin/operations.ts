@@ -3,7 +3,7 @@
 // every input may arrive as a string and is validated here, once.
 
 import type { LoadedConfig } from '../config/load.js';
-import { SIGNATURE_HEADERS } from '../verify/headers.js';
+import { configuredSignatureHeaders, isSensitiveHeader } from '../verify/headers.js';
 import { BREAKER_DEFAULTS } from '../deliver/breaker.js';
 import type { Headers } from '../event.js';
 import type { AttemptRecord, DeliveryStatus, EventDetail, EventFilter, EventStatus, Store } from '../queue/store.js';
@@ -107,28 +107,21 @@ export async function listEvents(store: Store, query: EventQuery = {}, now = Dat
 
 // --- one event ---------------------------------------------------------------
 
-const SECRET_HEADERS = new Set([
-  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', ...SIGNATURE_HEADERS,
-]);
-// Also signatures and tokens of providers not on the list (x-foo-signature, x-foo-token).
-const SECRET_PATTERN = /^x-(?:[a-z0-9-]+-)?(?:signature|token)|^x-hub-signature/;
 export const MASK = '[masked]';
 
-/** Signature headers the generic schemes name in the config (`verify.header`): masked like the known ones. */
+/** Signature and timestamp headers the config's sources name (`verify.header`): masked like the known ones. */
 export function configuredSecretHeaders(config: LoadedConfig): string[] {
-  return Object.values(config.raw.sources).flatMap((s) => (typeof s.verify.header === 'string' ? [s.verify.header] : []));
+  return configuredSignatureHeaders(config.raw.sources);
 }
 
-export function isSecretHeader(name: string, extra: readonly string[] = []): boolean {
-  const n = name.toLowerCase();
-  return SECRET_HEADERS.has(n) || SECRET_PATTERN.test(n) || extra.some((e) => e.toLowerCase() === n);
-}
-
-/** Keeps an Authorization scheme (Bearer/Basic): it tells which auth was used and is no secret. */
+/**
+ * Masks the headers of the one sensitive list (src/verify/headers.ts), which forward and log redaction use too.
+ * Keeps an Authorization scheme (Bearer/Basic): it tells which auth was used and is no secret.
+ */
 export function maskHeaders(headers: Headers, extra: readonly string[] = []): Headers {
   const out: Headers = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (!isSecretHeader(name, extra)) out[name] = value;
+    if (!isSensitiveHeader(name, extra)) out[name] = value;
     else out[name] = /authorization$/i.test(name) && /^\w+ /.test(value) ? `${value.split(' ')[0]} ${MASK}` : MASK;
   }
   return out;

@@ -2,12 +2,15 @@
 // `use`, merges per-rule overrides, validates options against the plugin's
 // schema, parses templates and builds each runner once.
 
-import type { ConfigIssue } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { PluginLogger, JsonValue } from '../plugin.js';
 import { templateContext, type RelayEvent, type TemplateContext } from '../event.js';
 import type { ActionCatalog, DeliveryPolicy, ResolvedAction } from '../deliver/types.js';
 import type { PlannedDelivery } from '../queue/store.js';
-import { compileTemplates } from '../match/template.js';
+import { checkUrl, compileTemplates, compileUrlTemplate } from '../match/template.js';
+import { EgressPolicy } from '../deliver/egress-policy.js';
+import { createEgress, type Egress } from '../deliver/egress.js';
+import { sensitiveHeaderTest } from '../verify/headers.js';
 import type { AnyPlugin } from './plugins.js';
 import type { ActionConfig, RawConfig } from './types.js';
 import { validateWith } from './validate.js';
@@ -15,6 +18,14 @@ import { toMs } from './units.js';
 
 type Path = (string | number)[];
 type Render = (ctx: TemplateContext) => Record<string, unknown>;
+
+/** What every runner of one loaded config shares. */
+interface PerConfig {
+  logger: PluginLogger;
+  closers: Array<() => void | Promise<void>>;
+  egress: Egress;
+  isSensitiveHeader: (name: string) => boolean;
+}
 
 export interface CompiledAction extends ResolvedAction {
   enabled: boolean;
@@ -35,12 +46,15 @@ export interface CompiledActions {
 }
 
 export async function compileActions(
-  config: RawConfig,
+  config: Pick<RawConfig, 'actions' | 'rules' | 'delivery' | 'sources' | 'egress'>,
   plugins: ReadonlyMap<string, AnyPlugin>,
   logger: PluginLogger,
 ): Promise<CompiledActions> {
-  const issues: ConfigIssue[] = [];
+  const { policy, issues } = EgressPolicy.compile(config.egress);
   const closers: Array<() => void | Promise<void>> = [];
+  // One dispatcher (one set of keep-alive pools) per loaded config, closed with its runners.
+  const egress = createEgress(policy);
+  const perConfig: PerConfig = { logger, closers, egress: egress.egress, isSensitiveHeader: sensitiveHeaderTest(config.sources ?? {}) };
   const declared = config.actions ?? {};
   const known = () => [...plugins.keys(), ...Object.keys(declared)].join(', ');
 
@@ -67,17 +81,17 @@ export async function compileActions(
         if (plain) {
           let pending = shared.get(item.use);
           if (!pending) {
-            pending = build(['actions', item.use], base, rule.name, key, plugins.get(base.use)!, config, issues, logger, closers);
+            pending = build(['actions', item.use], base, rule.name, key, plugins.get(base.use)!, config, issues, perConfig);
             shared.set(item.use, pending);
           }
           const built = await pending;
           compiled = built && { ...built, rule: rule.name, action: key };
         } else {
           const merged: ActionConfig = { ...base, ...item, use: base.use, with: { ...base.with, ...item.with } };
-          compiled = await build(at, merged, rule.name, key, plugins.get(base.use)!, config, issues, logger, closers);
+          compiled = await build(at, merged, rule.name, key, plugins.get(base.use)!, config, issues, perConfig);
         }
       } else if (plugins.has(item.use)) {
-        compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, logger, closers);
+        compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, perConfig);
       } else if (!base) {
         issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}" (known: ${known()})` });
       }
@@ -97,6 +111,7 @@ export async function compileActions(
     byRule,
     async close() {
       await Promise.allSettled(closers.map(async (fn) => fn()));
+      await egress.close();
     },
     catalog: { get: (rule, action) => index.get(`${rule}\0${action}`) },
     plan(rules) {
@@ -125,10 +140,9 @@ async function build(
   rule: string,
   key: string,
   plugin: AnyPlugin,
-  config: RawConfig,
+  config: Pick<RawConfig, 'delivery'>,
   issues: ConfigIssue[],
-  logger: PluginLogger,
-  closers: Array<() => void | Promise<void>>,
+  perConfig: PerConfig,
 ): Promise<CompiledAction | undefined> {
   const options = structuredClone(cfg.with ?? {}) as Record<string, unknown>;
   const optionIssues = validateWith(plugin.options, options, [...at, 'with']);
@@ -154,7 +168,14 @@ async function build(
   let runner: Awaited<ReturnType<AnyPlugin['create']>> | undefined;
   if (enabled) {
     try {
-      runner = await plugin.create(options, { name: key, logger, onClose: (fn) => closers.push(fn) });
+      runner = await plugin.create(options, {
+        name: key,
+        logger: perConfig.logger,
+        onClose: (fn) => void perConfig.closers.push(fn),
+        dispatcher: perConfig.egress.dispatcher,
+        egress: perConfig.egress,
+        isSensitiveHeader: perConfig.isSensitiveHeader,
+      });
     } catch (err) {
       issues.push({ path: [...at, 'with'], message: `${plugin.name} rejected its options: ${(err as Error).message}` });
       return undefined;
@@ -209,10 +230,33 @@ async function build(
   };
 }
 
-/** Compiles the templated fields once; the rest of the options pass through untouched. */
+/**
+ * Compiles the templated fields once; the rest of the options pass through
+ * untouched. URL fields are checked (and, when templated, rendered) as URLs.
+ */
 function compileOptions(plugin: AnyPlugin, options: Record<string, unknown>, at: Path): Render {
+  const urls = new Set<string>(plugin.urls ?? []);
+  const issues: ConfigIssue[] = [];
+  const attempt = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      issues.push(...issuesOf(err, at));
+      return undefined;
+    }
+  };
+  for (const f of urls) {
+    if (typeof options[f] === 'string' && !plugin.templates?.includes(f)) attempt(() => checkUrl(options[f] as string, [...at, f]));
+  }
   const fields = (plugin.templates ?? []).filter((f) => options[f] !== undefined);
-  const compiled = fields.map((f) => [f, compileTemplates(options[f] as JsonValue, [...at, f])] as const);
+  const compiled = fields.flatMap((f) => {
+    const value = options[f];
+    const fn = attempt(() =>
+      urls.has(f) && typeof value === 'string' ? compileUrlTemplate(value, [...at, f]) : compileTemplates(value as JsonValue, [...at, f]),
+    );
+    return fn ? [[f, fn] as const] : [];
+  });
+  if (issues.length) throw new ConfigError(issues);
   if (!compiled.length) return () => options;
   return (ctx) => {
     const out: Record<string, unknown> = { ...options };

@@ -8,6 +8,8 @@ import { conditionSchema } from '../match/condition.js';
 import { durationSchema, sizeSchema } from './units.js';
 import { allowlistSchema } from '../ingest/allowlist.js';
 import { rateLimitSchema } from '../ingest/rate-limit.js';
+import { egressSchema } from '../deliver/egress-policy.js';
+import { URL_TEMPLATE_PATTERN } from '../match/template.js';
 
 // Only `delivery.retry` carries defaults: an action's own `retry` overrides
 // just the keys it names, the rest come from `delivery.retry`.
@@ -67,9 +69,22 @@ const secretProperties = {
   secretFile: { type: 'string', description: 'A file holding one secret per line (relative to the config file).' },
 };
 
+/** Editors flag a template in a URL template's scheme, host or port as the loader will. */
+function withUrlTemplates(p: Pick<ActionPlugin, 'options' | 'templates' | 'urls'>): JsonSchema {
+  const templated = (p.urls ?? []).filter((f) => (p.templates as readonly string[] | undefined)?.includes(f));
+  const props = p.options.properties as Record<string, JsonSchema> | undefined;
+  if (!templated.length || !props) return p.options;
+  const patched = { ...props };
+  for (const f of templated) {
+    const prop = patched[f];
+    if (prop && !('pattern' in prop)) patched[f] = { ...prop, pattern: URL_TEMPLATE_PATTERN };
+  }
+  return { ...p.options, properties: patched };
+}
+
 export function buildConfigSchema(
   schemes: ReadonlyMap<string, Scheme>,
-  plugins: ReadonlyMap<string, Pick<ActionPlugin, 'name' | 'options'>>,
+  plugins: ReadonlyMap<string, Pick<ActionPlugin, 'name' | 'options' | 'templates' | 'urls'>>,
 ): JsonSchema {
   const schemeNames = [...schemes.keys()];
   const verifyByScheme = [...schemes.values()].map((s) => ({
@@ -82,7 +97,7 @@ export function buildConfigSchema(
   }));
   const actionByPlugin = [...plugins.values()].map((p) => ({
     if: { properties: { use: { const: p.name } }, required: ['use'] },
-    then: { properties: { with: p.options } },
+    then: { properties: { with: withUrlTemplates(p) } },
   }));
   const action = {
     type: 'object',
@@ -153,6 +168,7 @@ export function buildConfigSchema(
           level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
         },
       },
+      egress: egressSchema,
       plugins: {
         type: 'array',
         default: [],

@@ -3,6 +3,7 @@
 
 import type { RuleConfig } from '../match/rules.js';
 import type { RateLimitConfig } from '../ingest/rate-limit.js';
+import type { EgressConfig } from '../deliver/egress-policy.js';
 
 export type Duration = number | string;
 export type IdSpec = string | { header: string } | { hash: true };
@@ -65,6 +66,8 @@ export interface RawConfig {
   };
   delivery: { concurrency: number; timeout: Duration; lease: Duration; retry: RetryConfig };
   log: { level: string };
+  /** Where actions may connect (src/deliver/egress-policy.ts); `{}` allows all but link-local. */
+  egress: EgressConfig;
   plugins: string[];
   sources: Record<string, SourceConfig>;
   actions: Record<string, ActionConfig>;

@@ -12,6 +12,8 @@ export function pluginsMarkdown(plugins: Iterable<AnyPlugin>): string {
     '',
     'Every action names a plugin with `use:` and gives its options under `with:`.',
     'Options marked *template* are Liquid templates rendered per event (see the README).',
+    'Options marked *URL* are addresses Relay connects to, under the config\'s `egress` policy; in a *URL template*',
+    'the scheme, host and port are written out and every interpolated value is percent-encoded (see docs/configuration.md).',
     'Write your own plugin with the same API: see "Writing an action plugin" in the README',
     'and the example in `plugins/discord/`.',
     '',
@@ -20,7 +22,8 @@ export function pluginsMarkdown(plugins: Iterable<AnyPlugin>): string {
     out.push(`## \`${plugin.name}\``, '', plugin.description, '');
     out.push('| option | type | default | description |', '|---|---|---|---|');
     const templates = new Set<string>(plugin.templates ?? []);
-    for (const row of rows(plugin.options, '', templates)) out.push(row);
+    const urls = new Set<string>(plugin.urls ?? []);
+    for (const row of rows(plugin.options, '', templates, urls)) out.push(row);
     const example = exampleOf(plugin.options);
     if (example) out.push('', 'Example:', '', '```yaml', `use: ${plugin.name}`, 'with:', ...example.map((l) => `  ${l}`), '```');
     out.push('');
@@ -28,17 +31,18 @@ export function pluginsMarkdown(plugins: Iterable<AnyPlugin>): string {
   return out.join('\n');
 }
 
-function rows(schema: JsonSchema, prefix: string, templates: Set<string>): string[] {
+function rows(schema: JsonSchema, prefix: string, templates: Set<string>, urls: Set<string>): string[] {
   const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((schema.required as string[] | undefined) ?? []);
   const out: string[] = [];
   for (const [name, prop] of Object.entries(props)) {
     const key = `${prefix}${name}`;
-    const flags = [required.has(name) ? '**required**' : '', templates.has(key) ? '*template*' : ''].filter(Boolean).join(', ');
+    const kind = urls.has(key) ? (templates.has(key) ? '*URL template*' : '*URL*') : templates.has(key) ? '*template*' : '';
+    const flags = [required.has(name) ? '**required**' : '', kind].filter(Boolean).join(', ');
     const description = String(prop.description ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
     const dflt = prop.default === undefined ? '' : `\`${JSON.stringify(prop.default)}\``;
     out.push(`| \`${key}\` | ${typeOf(prop)} | ${dflt} | ${[flags, description].filter(Boolean).join(' ')} |`);
-    if (prop.type === 'object' && prop.properties) out.push(...rows(prop, `${key}.`, templates));
+    if (prop.type === 'object' && prop.properties) out.push(...rows(prop, `${key}.`, templates, urls));
   }
   return out;
 }

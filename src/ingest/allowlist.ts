@@ -56,7 +56,7 @@ export function compileAllowlist(cidrs: readonly string[], path: ReadonlyArray<s
 }
 
 /** A range, or why the entry is not one. */
-function parseRange(entry: string): [Address, number] | string {
+export function parseRange(entry: string): [Address, number] | string {
   const [host = '', bits, ...rest] = entry.split('/');
   const example = '(e.g. 192.0.2.0/24, 203.0.113.7, 2001:db8::/32)';
   const v6 = ipaddr.IPv6.isValid(host) ? ipaddr.IPv6.parse(host) : null;

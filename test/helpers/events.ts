@@ -1,11 +1,16 @@
-// Fake events, a recording logger, and `loadAction`: a small stand-in for
-// the core's action loading (ajv with defaults, then Liquid over the
-// templated fields) so plugin tests exercise real templates.
+// Fake events, a recording logger, and `loadAction`: one action loaded by
+// the core's own compileActions, so plugin tests exercise real templates,
+// real URL rendering and the real plugin context.
 
 import { Ajv } from 'ajv';
-import { Liquid } from 'liquidjs';
-import type { ActionPlugin, ActionResult, PluginLogger, RelayEvent } from '../../src/index.js';
+import type { ActionPlugin, ActionResult, CreateContext, PluginLogger, RelayEvent } from '../../src/index.js';
 import { templateContext, type TemplateContext } from '../../src/event.js';
+import { compileActions } from '../../src/config/actions.js';
+import type { AnyPlugin } from '../../src/config/plugins.js';
+import { EgressPolicy, type EgressConfig } from '../../src/deliver/egress-policy.js';
+import { createEgress } from '../../src/deliver/egress.js';
+import { isSensitiveHeader } from '../../src/verify/headers.js';
+import { formatIssue } from '../../src/errors.js';
 
 let seq = 0;
 
@@ -60,19 +65,6 @@ export function contextFor(events: RelayEvent[], batched = events.length > 1): T
   return ctx;
 }
 
-const liquid = new Liquid();
-
-async function renderDeep(value: unknown, ctx: TemplateContext): Promise<unknown> {
-  if (typeof value === 'string') return liquid.parseAndRender(value, ctx);
-  if (Array.isArray(value)) return Promise.all(value.map((v) => renderDeep(v, ctx)));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = await renderDeep(v, ctx);
-    return out;
-  }
-  return value;
-}
-
 export interface RunOptions {
   signal?: AbortSignal;
   attempt?: number;
@@ -85,43 +77,70 @@ export interface LoadedAction<O> {
   /** The options after validation and defaults (templates not rendered). */
   options: O;
   run(events: RelayEvent | RelayEvent[], opts?: RunOptions): Promise<ActionResult | void>;
-  /** What the plugin's `target` says for these options (the action name when it has none). */
+  /** The circuit-breaker key the core derives (the plugin's `target`, else `<plugin>:<name>`). */
   target(): string;
+  /** Runs the plugin's clean-up and closes the action's dispatcher. */
+  close(): Promise<void>;
 }
 
-/** Validates `withOptions` like the core, calls `create` once, and renders templates per run. */
+export interface LoadActionOptions {
+  /** The action's name (default `test-action`). */
+  name?: string;
+  /** The config's `egress` policy. */
+  egress?: EgressConfig;
+  /** The config's sources, whose signature headers count as sensitive. */
+  sources?: Record<string, { path: string; verify: { scheme: string; [option: string]: unknown } }>;
+}
+
+/**
+ * Loads one action the way the core does (compileActions: schema defaults,
+ * templates and URL templates, the plugin context with its dispatcher), so
+ * plugin tests exercise the real thing.
+ */
 export async function loadAction<O>(
   plugin: ActionPlugin<O>,
   withOptions: Record<string, unknown>,
-  name = 'test-action',
+  nameOrOptions: string | LoadActionOptions = {},
 ): Promise<LoadedAction<O>> {
-  const validate = createTestAjv().compile(plugin.options);
-  const options = structuredClone(withOptions);
-  if (!validate(options)) {
-    throw new Error(`invalid options: ${JSON.stringify(validate.errors)}`);
-  }
-  const typed = options as O;
-  const runner = await plugin.create(typed, { name, logger: silentLogger, onClose: () => {} });
+  const opts = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+  const name = opts.name ?? 'test-action';
+  const plugins = new Map([[plugin.name, plugin as unknown as AnyPlugin]]);
+  const compile = async (batched: boolean) => {
+    const compiled = await compileActions(
+      {
+        actions: {},
+        rules: [{ name: 'test', on: '**', actions: [{ use: plugin.name, name, with: structuredClone(withOptions), ...(batched && { batch: { window: '1s' } }) }] }],
+        delivery: { concurrency: 1, timeout: '30s', lease: '60s', retry: {} },
+        sources: opts.sources ?? {},
+        egress: opts.egress ?? {},
+      },
+      plugins,
+      silentLogger,
+    );
+    const action = compiled.byRule.get('test')?.[0];
+    if (compiled.issues.length || !action) throw new Error(`invalid options: ${compiled.issues.map(formatIssue).join('; ')}`);
+    return { compiled, action };
+  };
+  const single = await compile(false);
+  // A batched action is built only when a test runs one: create() runs once per build.
+  let batched: Promise<Awaited<ReturnType<typeof compile>>> | undefined;
   return {
-    options: typed,
-    target: () => plugin.target?.(typed) ?? name,
-    async run(input, opts = {}) {
+    options: single.action.options as O,
+    target: () => single.action.target,
+    async run(input, runOpts = {}) {
       const events = Array.isArray(input) ? input : [input];
-      const batched = opts.batched ?? events.length > 1;
-      const ctx = contextFor(events, batched);
-      const rendered = { ...(typed as Record<string, unknown>) };
-      for (const key of plugin.templates ?? []) {
-        if (rendered[key] !== undefined) rendered[key] = await renderDeep(rendered[key], ctx);
-      }
-      const first = events[0] as RelayEvent;
-      return runner({
-        options: rendered as O,
-        event: first,
-        ...(batched ? { batch: events } : {}),
-        attempt: opts.attempt ?? 1,
-        signal: opts.signal ?? new AbortController().signal,
-        logger: opts.logger ?? silentLogger,
+      const asBatch = runOpts.batched ?? events.length > 1;
+      const { action } = asBatch ? await (batched ??= compile(true)) : single;
+      return action.execute({
+        events,
+        attempt: runOpts.attempt ?? 1,
+        signal: runOpts.signal ?? new AbortController().signal,
+        logger: runOpts.logger ?? silentLogger,
       });
+    },
+    async close() {
+      await single.compiled.close();
+      if (batched) await (await batched).compiled.close();
     },
   };
 }
@@ -134,4 +153,21 @@ export async function caught(fn: () => Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error('expected a rejection, got none');
+}
+
+/**
+ * A plugin context as the core builds it (no egress policy), for tests that
+ * call a plugin's `create` directly; `close()` also closes its dispatcher.
+ */
+export function pluginContext(name: string, onClose: (fn: () => void | Promise<void>) => void): CreateContext & { close(): Promise<void> } {
+  const handle = createEgress(EgressPolicy.compile(undefined).policy);
+  return {
+    name,
+    logger: silentLogger,
+    onClose,
+    dispatcher: handle.egress.dispatcher,
+    egress: handle.egress,
+    isSensitiveHeader: (header: string) => isSensitiveHeader(header),
+    close: () => handle.close(),
+  };
 }

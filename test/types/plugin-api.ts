@@ -1,7 +1,8 @@
 // Compiled by `npm test` (tsc -p tsconfig.test.json): the public plugin API's
 // types must accept what the docs show and reject what they forbid.
 
-import { definePlugin, DeliveryError, type ActionInput, type ActionPlugin } from '../../src/index.js';
+import { request } from 'undici';
+import { definePlugin, DeliveryError, EgressError, type ActionInput, type ActionPlugin } from '../../src/index.js';
 
 interface TeamsOptions {
   url: string;
@@ -14,11 +15,20 @@ export const teams: ActionPlugin<TeamsOptions> = definePlugin<TeamsOptions>({
   description: 'Posts to Microsoft Teams.',
   options: { type: 'object', required: ['url', 'text'], properties: { url: { type: 'string' }, text: { type: 'string' } } },
   templates: ['text'],
+  urls: ['url'],
   target: (o) => new URL(o.url).host,
   create(options, ctx) {
     ctx.onClose(() => undefined);
     const url: string = options.url;
+    const pool = ctx.egress.agent({ connections: 4, connectTimeout: 5000 });
+    ctx.onClose(() => pool.close());
     return async (input: ActionInput<TeamsOptions>) => {
+      const res = await request(url, { dispatcher: ctx.dispatcher, signal: input.signal });
+      await res.body.dump();
+      const smtp = await ctx.egress.connect({ host: 'smtp.example.com', port: 587 });
+      smtp.destroy();
+      const secret: boolean = ctx.isSensitiveHeader('x-api-key');
+      if (secret && EgressError.find(new Error('x'))) throw new DeliveryError('blocked', { retryable: false });
       const text: string = input.options.text;
       input.signal.throwIfAborted();
       input.logger.info({ url, text, attempt: input.attempt, id: input.event.id, n: input.batch?.length });
@@ -34,6 +44,15 @@ definePlugin<TeamsOptions>({
   options: {},
   // @ts-expect-error: only option names can be templates
   templates: ['nope'],
+  create: () => async () => undefined,
+});
+
+definePlugin<TeamsOptions>({
+  name: 'bad-urls',
+  description: 'x',
+  options: {},
+  // @ts-expect-error: only string options can be URLs
+  urls: ['retries'],
   create: () => async () => undefined,
 });
 
