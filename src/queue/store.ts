@@ -82,6 +82,7 @@ export interface ClaimOptions {
 export interface EventFilter {
   status?: EventStatus;
   source?: string;
+  /** An exact type, or a glob with the semantics of a rule's `on:` (`document.*`, `**.failed`). */
   type?: string;
   /** Received at or after (ms). */
   since?: number;
@@ -100,6 +101,8 @@ export interface EventSummary {
   type: string;
   receivedAt: number;
   status: EventStatus;
+  /** The rules that matched at arrival. */
+  matched: string[];
   deliveries: number;
 }
 
