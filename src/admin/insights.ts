@@ -7,7 +7,8 @@ import type { LoadedConfig } from '../config/load.js';
 import type { CircuitInfo } from '../deliver/breaker.js';
 import { DryRunError, dryRun, type DryRunResult } from '../dry-run.js';
 import type { Store } from '../queue/store.js';
-import { UsageError, maskHeaders, MASK } from './operations.js';
+import { redactUrl } from '../deliver/exchange.js';
+import { UsageError, maskHeaders } from './operations.js';
 
 const HOUR = 3600_000;
 export const WINDOWS = {
@@ -163,8 +164,6 @@ export function tryEvent(config: LoadedConfig, input: unknown): DryRunResult & {
   }
 }
 
-const SECRET_PARAM = /token|key|secret|sig|pass|auth|code/i;
-
 function redact(rendered: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(rendered)) {
@@ -177,19 +176,6 @@ function redact(rendered: Record<string, unknown>): Record<string, unknown> {
     }
   }
   return out;
-}
-
-/** A URL without its password, and with secret-looking query values masked. */
-function redactUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return value;
-  }
-  if (url.password) url.password = MASK;
-  for (const name of [...url.searchParams.keys()]) if (SECRET_PARAM.test(name)) url.searchParams.set(name, MASK);
-  return url.toString();
 }
 
 function dryRunRequest(input: unknown): DryRunRequest {

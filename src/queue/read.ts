@@ -88,6 +88,8 @@ export function* eventDetailSteps(ctx: StoreContext, idOrSeq: string): Step<Even
       const record: AttemptRecord = { startedAt: a.started_at, durationMs: a.duration_ms, outcome: a.outcome };
       if (a.status !== null) record.status = a.status;
       if (a.error !== null) record.error = a.error;
+      if (a.response !== null) record.response = JSON.parse(a.response) as AttemptRecord['response'];
+      if (a.request !== null) record.request = JSON.parse(a.request) as AttemptRecord['request'];
       list.push(record);
       attempts.set(a.delivery_id, list);
     }
