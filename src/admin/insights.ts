@@ -6,6 +6,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { CircuitInfo } from '../deliver/breaker.js';
 import { DryRunError, dryRun, type DryRunResult } from '../dry-run.js';
+import type { ConditionConfig } from '../match/condition.js';
 import type { Store } from '../queue/store.js';
 import { redactUrl } from '../deliver/exchange.js';
 import { UsageError, maskHeaders } from './operations.js';
@@ -102,6 +103,8 @@ export interface RuleView {
   sources: string[] | null;
   stop: boolean;
   conditions: boolean;
+  /** The rule's `when:` as written (all/any/not, path, operator, value; a list means all); null without one. */
+  when: ConditionConfig | ConditionConfig[] | null;
   actions: Array<{ name: string; plugin: string; target: string; enabled: boolean }>;
   /** Events matched in the last 24 hours, and per hour (oldest first). */
   matches: { total: number; hourly: number[] };
@@ -119,6 +122,7 @@ export async function rules(store: Store, config: LoadedConfig, now = Date.now()
     const i = Math.round((m.bucket - since) / bucketMs);
     if (row[i] !== undefined) row[i] += m.count;
   }
+  const when = new Map(config.raw.rules.map((r) => [r.name, r.when]));
   return {
     since: iso(since)!,
     rules: config.rules.rules.map((r) => {
@@ -129,6 +133,7 @@ export async function rules(store: Store, config: LoadedConfig, now = Date.now()
         sources: r.sources ? [...r.sources] : null,
         stop: r.stop,
         conditions: r.condition !== undefined,
+        when: when.get(r.name) ?? null,
         actions: (config.actions.byRule.get(r.name) ?? []).map((a) => ({ name: a.action, plugin: a.plugin, target: a.target, enabled: a.enabled })),
         matches: { total: counts.reduce((n, c) => n + c, 0), hourly: counts },
       };
