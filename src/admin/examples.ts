@@ -134,14 +134,18 @@ export function example(config: LoadedConfig, sourceName: string, type?: string)
   return { source: sourceName, scheme, type: chosen, typeFrom, ...(typeHeader !== undefined && { typeHeader }), types, headers, body: JSON.stringify(body, null, 2) };
 }
 
-/** The exact types the source's rules name, then the provider's common types that some rule's globs match, then the rest. */
+/**
+ * Types worth trying, best first: those named by rules for this source
+ * alone, then the provider's common types that some rule matches, then
+ * those named by rules for every source, then the rest of the common ones.
+ */
 function suggestions(config: LoadedConfig, source: string, scheme: string): string[] {
   const rules = config.rules.rules.filter((r) => r.sources === undefined || r.sources.has(source));
-  const named = rules.flatMap((r) => r.on.filter((t) => !t.includes('*')));
-  const globs = rules.flatMap((r) => r.on.filter((t) => t.includes('*')));
+  const named = (own: boolean) => rules.filter((r) => (r.sources !== undefined) === own).flatMap((r) => r.on.filter((t) => !t.includes('*')));
   const common = COMMON_TYPES[scheme] ?? GENERIC_TYPES;
-  const matched = globs.length > 0 ? common.filter(compileGlobs(globs)) : [];
-  return [...new Set([...named, ...matched, ...common])];
+  const matchers = rules.map((r) => compileGlobs(r.on));
+  const matched = common.filter((t) => matchers.some((m) => m(t)));
+  return [...new Set([...named(true), ...matched, ...named(false), ...common])];
 }
 
 /** Sets `value` at a plain dotted JSONPath (`$.a.b`); false for anything fancier. */
