@@ -56,7 +56,6 @@ describe.runIf(runE2e)('dashboard pages in headless Chromium', () => {
     await barsOnAxis(events);
     expect(await page.locator('.card', { hasText: 'Config' }).textContent()).toContain(d.relay.activeConfig.hash.slice(0, 12));
     expect(await page.locator('.card', { hasText: 'Dead letters' }).locator('.value').textContent()).toBe('2'); // the seeded ones
-    await screenshot(page, 'overview');
 
     await page.click('button:has-text("Last 24 hours")');
     await events.locator('h2', { hasText: 'Events per 15 minutes, by source' }).waitFor();
@@ -83,6 +82,7 @@ describe.runIf(runE2e)('dashboard pages in headless Chromium', () => {
     await latest.first().waitFor();
     expect(await latest.count()).toBe(2);
     expect(await latest.first().textContent()).toMatch(/archivus.*401.*bad or missing signature.*127\.0\.0\.1/);
+    await screenshot(page, 'overview', true);
 
     await card.locator('a').click();
     await page.waitForURL(/\/ui\/rejected$/);
