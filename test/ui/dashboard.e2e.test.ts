@@ -147,7 +147,6 @@ describe.runIf(runE2e)('dashboard events in headless Chromium', () => {
     const held = page.locator('article.delivery p.held');
     await held.waitFor();
     expect(await held.textContent()).toMatch(new RegExp(`Held: the circuit for ${origin.replace(/[.]/g, '\\.')} is open after \\d+ failures in a row, until \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d`));
-    expect(await page.locator('article.delivery ol.timeline li').count()).toBe(0);
   });
 
   it('replays dead deliveries in bulk: replayed rows follow their delivery instead of staying dead', async () => {
