@@ -1,7 +1,7 @@
 // The public API for plugin authors. Listed one by one (Hono's src/index.ts):
 // anything not exported here is internal and may change.
 
-export { definePlugin, DeliveryError, parseRetryAfter } from './plugin.js';
+export { definePlugin, DeliveryError, httpResponse, parseRetryAfter } from './plugin.js';
 export type {
   ActionPlugin,
   ActionInput,
@@ -9,6 +9,8 @@ export type {
   ActionRunner,
   CreateContext,
   DeliveryErrorOptions,
+  DeliveryRequest,
+  DeliveryResponse,
   JsonSchema,
   JsonValue,
   PluginLogger,

@@ -2,6 +2,7 @@
 // plugins/ use nothing but this file (through src/index.ts), so a custom
 // plugin can do anything a built-in can.
 
+import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Egress } from './deliver/egress.js';
 import type { RelayEvent } from './event.js';
@@ -73,12 +74,60 @@ export interface ActionInput<Options> {
   logger: PluginLogger;
 }
 
+/**
+ * What the destination answered, recorded with the attempt so the dashboard
+ * can show the status line, headers and the start of the body. Relay keeps
+ * at most 20 headers (values cut to 512 characters) and the first 4 KiB of
+ * the body, and masks credentials (`set-cookie`, tokens), so a plugin may
+ * hand over the whole answer.
+ */
+export interface DeliveryResponse {
+  /** The status code, e.g. 503. */
+  status: number;
+  /** The reason phrase, e.g. `Service Unavailable`. */
+  statusText?: string;
+  /** Response headers, names in lower case. */
+  headers?: Record<string, string>;
+  /** The body as text (its start is kept). */
+  body?: string;
+}
+
+/**
+ * What an attempt sent, recorded for the dashboard's "copy as curl". Relay
+ * masks credentials in headers (`authorization`, signatures) and in the URL
+ * (a password, secret-looking query values) before storing it.
+ */
+export interface DeliveryRequest {
+  /** e.g. `POST`. */
+  method: string;
+  url: string;
+  /** Request headers, names in lower case. */
+  headers?: Record<string, string>;
+  /**
+   * The body, when it is not the event's bytes as received (a template, a
+   * batch). Absent means the event's own body was sent. Relay keeps 16 KiB.
+   */
+  body?: string;
+}
+
 /** What a successful attempt reports; recorded with the attempt. */
 export interface ActionResult {
   /** The destination's status code, when it has one (HTTP). */
   status?: number;
   /** A short note for `relay events show`, e.g. a message id. */
   info?: string;
+  /** What the destination answered (HTTP plugins). */
+  response?: DeliveryResponse;
+  /** What was sent (HTTP plugins), for "copy as curl". */
+  request?: DeliveryRequest;
+}
+
+/** A DeliveryResponse from an HTTP answer: the reason phrase is looked up, list-valued headers joined. */
+export function httpResponse(status: number, headers: Readonly<Record<string, string | string[] | undefined>>, body?: string): DeliveryResponse {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  const statusText = STATUS_CODES[status];
+  return { status, ...(statusText !== undefined && { statusText }), headers: flat, ...(body !== undefined && body !== '' && { body }) };
 }
 
 export type ActionRunner<Options> = (input: ActionInput<Options>) => Promise<ActionResult | void>;
@@ -134,6 +183,10 @@ export interface DeliveryErrorOptions {
   /** The destination asked to wait this long (Retry-After). */
   retryAfterMs?: number;
   cause?: unknown;
+  /** What the destination answered, when it answered (see DeliveryResponse). */
+  response?: DeliveryResponse;
+  /** What was sent (see DeliveryRequest). */
+  request?: DeliveryRequest;
 }
 
 /**
@@ -145,6 +198,8 @@ export class DeliveryError extends Error {
   readonly retryable: boolean;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly response: DeliveryResponse | undefined;
+  readonly request: DeliveryRequest | undefined;
 
   constructor(message: string, options: DeliveryErrorOptions) {
     super(message, { cause: options.cause });
@@ -152,16 +207,27 @@ export class DeliveryError extends Error {
     this.retryable = options.retryable;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    this.response = options.response;
+    this.request = options.request;
   }
 
-  /** Classifies an HTTP answer: 408, 429 and 5xx are retryable, other 4xx are not. */
-  static fromStatus(status: number, body?: string, retryAfter?: string | null): DeliveryError {
+  /**
+   * Classifies an HTTP answer: 408, 429 and 5xx are retryable, other 4xx are
+   * not. `exchange` records what was sent and answered with the attempt.
+   */
+  static fromStatus(
+    status: number,
+    body?: string,
+    retryAfter?: string | null,
+    exchange?: Pick<DeliveryErrorOptions, 'response' | 'request'>,
+  ): DeliveryError {
     const retryable = status === 408 || status === 429 || status >= 500;
     const snippet = body ? `: ${body.slice(0, 200)}` : '';
     return new DeliveryError(`HTTP ${status}${snippet}`, {
       retryable,
       status,
       retryAfterMs: parseRetryAfter(retryAfter ?? undefined),
+      ...exchange,
     });
   }
 }

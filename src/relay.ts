@@ -22,6 +22,7 @@ import { healthRoutes } from './ops/health.js';
 import { createSessions } from './ui/session.js';
 import { uiRoutes } from './ui/routes.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
+import { RejectionLog } from './ops/rejections.js';
 
 export interface StartOptions {
   configPath: string;
@@ -100,6 +101,7 @@ export class Relay {
     });
     // The dashboard's sessions stand in for the admin token on /ui and /admin (off without a token).
     const sessions = createSessions(env.RELAY_ADMIN_TOKEN);
+    const rejections = new RejectionLog();
     const app = createApp({
       config: current,
       store,
@@ -121,10 +123,12 @@ export class Relay {
           config: current,
           reload: () => relay!.reload(),
           sessions,
+          rejections,
           logger,
         }),
         uiRoutes({ sessions, logger }),
       ],
+      rejected: (r) => rejections.record(r),
       observe: (source, type, outcome, matched) => {
         metrics.eventReceived(source, type, outcome);
         if (outcome === 'accepted') for (const rule of matched ?? []) metrics.ruleMatched(rule);

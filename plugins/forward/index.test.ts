@@ -68,7 +68,9 @@ describe('forward', () => {
     const result = await action.run(incoming());
 
     const [req] = rx.requests;
-    expect(result).toEqual({ status: 200 });
+    // What was sent is reported for the attempt's record, with no copy of the event's own bytes.
+    expect(result).toMatchObject({ status: 200, response: { status: 200, statusText: 'OK' }, request: { method: 'POST', url: `${rx.url}/in/push?from=github` } });
+    expect((result as { request: object }).request).not.toHaveProperty('body');
     expect(req?.method).toBe('POST');
     expect(req?.url).toBe('/in/push?from=github');
     expect(req?.body.equals(Buffer.from('{"ref":"main",  "n": 1.50}\n'))).toBe(true);

@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
-import { definePlugin, DeliveryError, EgressError, type JsonSchema, type RelayEvent } from '../../src/index.js';
+import { definePlugin, DeliveryError, EgressError, httpResponse, type DeliveryRequest, type JsonSchema, type RelayEvent } from '../../src/index.js';
 
 export interface ForwardSign {
   secret: string;
@@ -200,9 +200,13 @@ export const forward = definePlugin<ForwardOptions>({
       let status: number;
       let text = '';
       let retryAfter: string | undefined;
+      let answered: Record<string, string | string[] | undefined> = {};
+      // Recorded with the attempt for "copy as curl"; the body only when it is not the event's own.
+      const sent: DeliveryRequest = { method: o.method, url: url.href, headers, ...((o.body !== undefined || batch) && { body: body.toString() }) };
       try {
         const res = await request(url, { dispatcher: agent, method: o.method, headers, body, signal: limit.signal });
         status = res.statusCode;
+        answered = res.headers;
         const ra = res.headers['retry-after'];
         retryAfter = Array.isArray(ra) ? ra[0] : ra;
         // Always drain or destroy: an unread body pins the keep-alive connection.
@@ -214,12 +218,12 @@ export const forward = definePlugin<ForwardOptions>({
         const why = limit.timedOut() ? `timed out after ${o.timeout}ms` : errorText(err);
         // A header value a template made invalid fails the same way every time.
         const retryable = (err as { code?: unknown }).code !== 'UND_ERR_INVALID_ARG';
-        throw new DeliveryError(`${url.origin}: ${why}`, { retryable, cause: err });
+        throw new DeliveryError(`${url.origin}: ${why}`, { retryable, cause: err, request: sent });
       } finally {
         limit.clear();
       }
-      if (status < 200 || status >= 300) throw DeliveryError.fromStatus(status, text, retryAfter);
-      return { status };
+      if (status < 200 || status >= 300) throw DeliveryError.fromStatus(status, text, retryAfter, { response: httpResponse(status, answered, text), request: sent });
+      return { status, response: httpResponse(status, answered), request: sent };
     };
   },
 });

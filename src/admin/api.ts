@@ -12,6 +12,8 @@ import type { LoadedConfig } from '../config/load.js';
 import type { CircuitInfo } from '../deliver/breaker.js';
 import { RelayError, formatIssue, type ConfigIssue } from '../errors.js';
 import type { Store } from '../queue/store.js';
+import type { RejectionLog } from '../ops/rejections.js';
+import { dashboardRoutes } from './dashboard.js';
 import { explain, overview, parseWindow, rules, stats, tryEvent } from './insights.js';
 import { UsageError, configuredSecretHeaders, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
 
@@ -32,6 +34,8 @@ export interface AdminDeps {
    * `X-Relay-UI: 1`, which a cross-site form cannot (CSRF).
    */
   sessions?: { valid(cookieHeader: string | undefined): boolean };
+  /** This instance's recently rejected requests (GET /admin/rejections). */
+  rejections?: RejectionLog;
   /** Replays and reloads are logged (they change what Relay does); failures too. */
   logger?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -152,6 +156,7 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
     if (!ctx.is('application/json')) return fail(ctx, 415, 'send the dry run as application/json');
     ctx.body = tryEvent(deps.config(), ctx.request.body);
   });
+  dashboardRoutes(router, deps);
   return router;
 }
 

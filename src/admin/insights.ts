@@ -6,8 +6,10 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { CircuitInfo } from '../deliver/breaker.js';
 import { DryRunError, dryRun, type DryRunResult } from '../dry-run.js';
+import type { ConditionConfig } from '../match/condition.js';
 import type { Store } from '../queue/store.js';
-import { UsageError, maskHeaders, MASK } from './operations.js';
+import { redactUrl } from '../deliver/exchange.js';
+import { UsageError, maskHeaders } from './operations.js';
 
 const HOUR = 3600_000;
 export const WINDOWS = {
@@ -101,6 +103,8 @@ export interface RuleView {
   sources: string[] | null;
   stop: boolean;
   conditions: boolean;
+  /** The rule's `when:` as written (all/any/not, path, operator, value; a list means all); null without one. */
+  when: ConditionConfig | ConditionConfig[] | null;
   actions: Array<{ name: string; plugin: string; target: string; enabled: boolean }>;
   /** Events matched in the last 24 hours, and per hour (oldest first). */
   matches: { total: number; hourly: number[] };
@@ -118,6 +122,7 @@ export async function rules(store: Store, config: LoadedConfig, now = Date.now()
     const i = Math.round((m.bucket - since) / bucketMs);
     if (row[i] !== undefined) row[i] += m.count;
   }
+  const when = new Map(config.raw.rules.map((r) => [r.name, r.when]));
   return {
     since: iso(since)!,
     rules: config.rules.rules.map((r) => {
@@ -128,6 +133,7 @@ export async function rules(store: Store, config: LoadedConfig, now = Date.now()
         sources: r.sources ? [...r.sources] : null,
         stop: r.stop,
         conditions: r.condition !== undefined,
+        when: when.get(r.name) ?? null,
         actions: (config.actions.byRule.get(r.name) ?? []).map((a) => ({ name: a.action, plugin: a.plugin, target: a.target, enabled: a.enabled })),
         matches: { total: counts.reduce((n, c) => n + c, 0), hourly: counts },
       };
@@ -163,8 +169,6 @@ export function tryEvent(config: LoadedConfig, input: unknown): DryRunResult & {
   }
 }
 
-const SECRET_PARAM = /token|key|secret|sig|pass|auth|code/i;
-
 function redact(rendered: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(rendered)) {
@@ -177,19 +181,6 @@ function redact(rendered: Record<string, unknown>): Record<string, unknown> {
     }
   }
   return out;
-}
-
-/** A URL without its password, and with secret-looking query values masked. */
-function redactUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return value;
-  }
-  if (url.password) url.password = MASK;
-  for (const name of [...url.searchParams.keys()]) if (SECRET_PARAM.test(name)) url.searchParams.set(name, MASK);
-  return url.toString();
 }
 
 function dryRunRequest(input: unknown): DryRunRequest {

@@ -4,9 +4,10 @@
 
 import { parsePayload } from '../ingest/body.js';
 import type { RelayEvent } from '../event.js';
-import { DeliveryError, type ActionResult, type PluginLogger } from '../plugin.js';
+import { DeliveryError, type ActionResult, type DeliveryRequest, type DeliveryResponse, type PluginLogger } from '../plugin.js';
 import type { AttemptRecord, DeliveryNext, StoredEvent } from '../queue/store.js';
 import { nextAttemptAt } from './backoff.js';
+import { storedRequest, storedResponse } from './exchange.js';
 import type { ResolvedAction, RetryPolicy } from './types.js';
 
 /** What one run of an action came to, before it is recorded. */
@@ -17,6 +18,9 @@ export interface AttemptOutcome {
   status?: number;
   error?: string;
   retryAfterMs?: number;
+  /** As the plugin reported them; bounded and masked when recorded. */
+  response?: DeliveryResponse;
+  request?: DeliveryRequest;
   startedAt: number;
   durationMs: number;
 }
@@ -52,7 +56,7 @@ export async function runAction(action: ResolvedAction, input: RunInput): Promis
     clearTimeout(timer);
   }
   const durationMs = Math.max(0, input.now() - startedAt);
-  if (ok) return { ok, retryable: true, status: result ? result.status : undefined, startedAt, durationMs };
+  if (ok) return { ok, retryable: true, status: result ? result.status : undefined, response: result?.response, request: result?.request, startedAt, durationMs };
   if (signal.aborted) return { ok, retryable: true, error: `timeout after ${timeoutMs}ms`, startedAt, durationMs };
   if (failure instanceof DeliveryError) {
     return {
@@ -61,6 +65,8 @@ export async function runAction(action: ResolvedAction, input: RunInput): Promis
       status: failure.status,
       error: failure.message,
       retryAfterMs: failure.retryAfterMs,
+      response: failure.response,
+      request: failure.request,
       startedAt,
       durationMs,
     };
@@ -84,6 +90,10 @@ export function planNext(
         ? { status: 'failed', nextAt: nextAttemptAt(now, attempt, retry, o.retryAfterMs, random) }
         : { status: 'dead' };
   const record: AttemptRecord = { startedAt: o.startedAt, durationMs: o.durationMs, outcome, status: o.status, error: o.error };
+  const response = storedResponse(o.response);
+  const request = storedRequest(o.request);
+  if (response) record.response = response;
+  if (request) record.request = request;
   return { record, next };
 }
 

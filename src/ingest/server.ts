@@ -10,6 +10,7 @@ import { BodyTooLarge, readRawBody } from './body.js';
 import { accepted, checkWebhook, route, type Answer } from './handle.js';
 import { clientIp, guard } from './guard.js';
 import { LazyChild } from '../log.js';
+import type { RejectedRequest, RejectionReason } from '../ops/rejections.js';
 
 export interface IngestDeps {
   config(): LoadedConfig;
@@ -25,6 +26,8 @@ export interface IngestDeps {
   extra?: Koa.Middleware[];
   /** Every answered event, for metrics; `matched` (rule names) once the event was routed. */
   observe?: (source: string, type: string, outcome: string, matched?: readonly string[]) => void;
+  /** Every request a source turned away, for the dashboard's list (src/ops/rejections.ts); never its body. */
+  rejected?: (r: RejectedRequest) => void;
 }
 
 export function createApp(deps: IngestDeps): Koa {
@@ -60,19 +63,23 @@ export function createApp(deps: IngestDeps): Koa {
     if (deps.draining()) return send(ctx, { status: 503, body: { error: 'shutting down' }, headers: { 'retry-after': '5' } });
 
     const ip = clientIp(ctx.req.socket.remoteAddress, ctx.req.headers['x-forwarded-for'], config.server.trustProxy);
+    const turnAway = (answer: Answer, reason: RejectionReason) => {
+      deps.rejected?.({ at: Date.now(), source: source.name, status: answer.status, reason, message: String(answer.body.error ?? ''), ip });
+      send(ctx, answer);
+    };
     const refusal = await guard(source, ip);
     if (refusal) {
       log.warn({ ip, status: refusal.status }, 'request refused');
       deps.observe?.(source.name, '', refusal.status === 403 ? 'rejected:allowlist' : 'rejected:rate_limit');
-      return send(ctx, refusal);
+      return turnAway(refusal, refusal.status === 403 ? 'allowlist' : 'rate_limit');
     }
 
     let rawBody: Buffer;
     try {
       rawBody = await readRawBody(ctx.req, config.server.bodyLimit);
     } catch (err) {
-      if (err instanceof BodyTooLarge) return send(ctx, { status: 413, body: { error: err.message } });
-      return send(ctx, { status: 400, body: { error: 'could not read the body' } });
+      if (err instanceof BodyTooLarge) return turnAway({ status: 413, body: { error: err.message } }, 'too_large');
+      return turnAway({ status: 400, body: { error: 'could not read the body' } }, 'body');
     }
 
     const checked = checkWebhook(source, { headers: ctx.req.headersDistinct as Record<string, string[]>, rawBody, now: Date.now() });
@@ -80,13 +87,14 @@ export function createApp(deps: IngestDeps): Koa {
       if (checked.reason !== 'intercepted') {
         log.warn({ status: checked.answer.status, reason: checked.answer.body.error }, 'event rejected');
         deps.observe?.(source.name, '', `rejected:${checked.reason}`);
+        if (checked.reason !== 'unavailable') return turnAway(checked.answer, checked.reason);
       }
       return send(ctx, checked.answer);
     }
     const { event } = checked;
     if (deps.overloaded()) {
       deps.observe?.(source.name, event.type, 'rejected:backlog');
-      return send(ctx, { status: 503, body: { error: 'backlog is full; retry later' }, headers: { 'retry-after': '30' } });
+      return turnAway({ status: 503, body: { error: 'backlog is full; retry later' }, headers: { 'retry-after': '30' } }, 'backlog');
     }
     const { matched, deliveries } = route(event, config);
     const outcome = await deps.store.ingest(

@@ -12,7 +12,11 @@ export function isMatchAll(pattern: string): boolean {
   return pattern === '*' || pattern === '**';
 }
 
-function globSource(pattern: string): string {
+/**
+ * The regular expression source of one glob, unanchored; also valid as a
+ * PostgreSQL regular expression, so the store filters by the same rules.
+ */
+export function globRegExpSource(pattern: string): string {
   let out = '';
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i] as string;
@@ -36,6 +40,6 @@ function globSource(pattern: string): string {
  */
 export function compileGlobs(patterns: readonly string[]): (type: string) => boolean {
   if (patterns.some(isMatchAll)) return () => true;
-  const re = new RegExp(`^(?:${patterns.map(globSource).join('|')})$`, 'su');
+  const re = new RegExp(`^(?:${patterns.map(globRegExpSource).join('|')})$`, 'su');
   return (type) => re.test(type);
 }

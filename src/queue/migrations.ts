@@ -118,6 +118,12 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 5,
+    name: 'attempt-exchange',
+    // What each attempt sent and what it got back, as JSON: read per event, never queried.
+    up: () => [`alter table attempts add column response text`, `alter table attempts add column request text`],
+  },
 ];
 
 export const LATEST_VERSION = Math.max(...migrations.map((m) => m.version));

@@ -203,6 +203,8 @@ export function hotQueries(db: Kysely<Database>) {
         outcome: AttemptRecord['outcome'];
         httpStatus: number | null;
         error: string | null;
+        response: string | null;
+        request: string | null;
       },
       never
     >((p) =>
@@ -214,6 +216,8 @@ export function hotQueries(db: Kysely<Database>) {
         outcome: p('outcome'),
         status: p('httpStatus'),
         error: p('error'),
+        response: p('response'),
+        request: p('request'),
       }),
     ),
     // A single delivery's event, by its seq (the primary key).
@@ -310,6 +314,9 @@ export interface FinishParams {
   durationMs: number;
   outcome: AttemptRecord['outcome'];
   httpStatus: number | null;
+  /** JSON of the attempt's response and request (see AttemptsTable). */
+  response: string | null;
+  request: string | null;
 }
 
 // The attempt number is the delivery's new attempt count, taken from the
@@ -318,9 +325,9 @@ export interface FinishParams {
 // data-modifying CTE's changes are invisible to the rest of its statement.
 // `d.id = any($1)` keeps the pkey index in use even when the planner's
 // statistics are stale (a freshly filled table).
-const PG_FINISH = `with f (id, status, next_at, error, now, started_at, duration_ms, outcome, http_status) as (
+const PG_FINISH = `with f (id, status, next_at, error, now, started_at, duration_ms, outcome, http_status, response, request) as (
     select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
-      $7::integer[], $8::text[], $9::integer[])
+      $7::integer[], $8::text[], $9::integer[], $10::text[], $11::text[])
   ), u as (
     update deliveries d
     set attempts = d.attempts + 1, status = f.status, next_at = f.next_at, lease_until = null,
@@ -328,8 +335,8 @@ const PG_FINISH = `with f (id, status, next_at, error, now, started_at, duration
     from f where d.id = f.id and d.id = any($1::bigint[])
     returning d.id, d.attempts, d.event_seq
   ), a as (
-    insert into attempts (delivery_id, n, started_at, duration_ms, outcome, status, error)
-    select u.id, u.attempts, f.started_at, f.duration_ms, f.outcome, f.http_status, f.error
+    insert into attempts (delivery_id, n, started_at, duration_ms, outcome, status, error, response, request)
+    select u.id, u.attempts, f.started_at, f.duration_ms, f.outcome, f.http_status, f.error, f.response, f.request
     from u join f on f.id = u.id
   )
   select event_seq as seq from u where event_seq is not null
@@ -351,6 +358,8 @@ export function* finishBulk(items: FinishParams[]): Step<number[]> {
         items.map((f) => f.durationMs),
         items.map((f) => f.outcome),
         items.map((f) => f.httpStatus),
+        items.map((f) => f.response),
+        items.map((f) => f.request),
       ],
       statementName(PG_FINISH),
     ),

@@ -3,6 +3,7 @@
 
 import { sql } from 'kysely';
 
+import { isGlob, isMatchAll, globRegExpSource } from '../match/glob.js';
 import { all, first, type Step } from './engine.js';
 import { chunks, toStoredEvent, type StoreContext } from './queries.js';
 import type { AttemptRecord, DeliveryDetail, EventDetail, EventFilter, EventSummary } from './store.js';
@@ -21,6 +22,7 @@ export function* listEventsSteps(ctx: StoreContext, filter: EventFilter): Step<E
       'type',
       'received_at',
       'status',
+      'matched',
       sql<number>`(select count(*) from deliveries d where d.event_seq = events.seq)
         + (select count(*) from batch_members m where m.event_seq = events.seq)`.as('deliveries'),
     ])
@@ -28,7 +30,15 @@ export function* listEventsSteps(ctx: StoreContext, filter: EventFilter): Step<E
     .limit(limit);
   if (filter.status !== undefined) query = query.where('status', '=', filter.status);
   if (filter.source !== undefined) query = query.where('source', '=', filter.source);
-  if (filter.type !== undefined) query = query.where('type', '=', filter.type);
+  if (filter.type !== undefined && !isGlob(filter.type)) query = query.where('type', '=', filter.type);
+  else if (filter.type !== undefined && !isMatchAll(filter.type)) {
+    // A glob, with the semantics of a rule's `on:`: its literal prefix as a
+    // LIKE (cheap, and index-friendly), then the exact pattern as a regex.
+    const prefix = filter.type.slice(0, filter.type.indexOf('*'));
+    if (prefix !== '') query = query.where(sql<boolean>`type like ${`${prefix.replace(/[\\%_]/g, '\\$&')}%`} escape '\\'`);
+    const pattern = `^(?:${globRegExpSource(filter.type)})$`;
+    query = query.where(ctx.dialect === 'postgres' ? sql<boolean>`type ~ ${pattern}` : sql<boolean>`type regexp ${pattern}`);
+  }
   if (filter.since !== undefined) query = query.where('received_at', '>=', filter.since);
   if (filter.until !== undefined) query = query.where('received_at', '<', filter.until);
   if (filter.before !== undefined) query = query.where('seq', '<', filter.before);
@@ -40,6 +50,7 @@ export function* listEventsSteps(ctx: StoreContext, filter: EventFilter): Step<E
     type: r.type,
     receivedAt: r.received_at,
     status: r.status,
+    matched: JSON.parse(r.matched) as string[],
     deliveries: Number(r.deliveries),
   }));
 }
@@ -77,6 +88,8 @@ export function* eventDetailSteps(ctx: StoreContext, idOrSeq: string): Step<Even
       const record: AttemptRecord = { startedAt: a.started_at, durationMs: a.duration_ms, outcome: a.outcome };
       if (a.status !== null) record.status = a.status;
       if (a.error !== null) record.error = a.error;
+      if (a.response !== null) record.response = JSON.parse(a.response) as AttemptRecord['response'];
+      if (a.request !== null) record.request = JSON.parse(a.request) as AttemptRecord['request'];
       list.push(record);
       attempts.set(a.delivery_id, list);
     }

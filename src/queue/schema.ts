@@ -66,6 +66,10 @@ export interface AttemptsTable {
   outcome: 'delivered' | 'retry' | 'dead';
   status: number | null;
   error: string | null;
+  /** JSON of the DeliveryResponse (migration 5); null when the plugin reported none. */
+  response: string | null;
+  /** JSON of the DeliveryRequest (migration 5). */
+  request: string | null;
 }
 
 /** Shared circuit-breaker state (migration 2); see SharedCircuit. */

@@ -114,6 +114,8 @@ export class SqlStore implements Store {
       durationMs: Math.round(attempt.durationMs),
       outcome: attempt.outcome,
       httpStatus: attempt.status ?? null,
+      response: attempt.response ? JSON.stringify(attempt.response) : null,
+      request: attempt.request ? JSON.stringify(attempt.request) : null,
     });
   }
 

@@ -26,6 +26,17 @@ export function openSqlite(options: SqliteOptions): Engine {
   try {
     conn.pragma('journal_mode = WAL');
     conn.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    // SQLite's REGEXP operator calls this; type globs in event lists use it (read.ts).
+    const patterns = new Map<string, RegExp>();
+    conn.function('regexp', { deterministic: true }, (pattern, value) => {
+      if (typeof pattern !== 'string' || typeof value !== 'string') return 0;
+      let re = patterns.get(pattern);
+      if (re === undefined) {
+        if (patterns.size >= STATEMENT_CACHE) patterns.clear();
+        patterns.set(pattern, (re = new RegExp(pattern, 'su')));
+      }
+      return re.test(value) ? 1 : 0;
+    });
   } catch (err) {
     conn.close();
     throw err;

@@ -2,6 +2,7 @@
 // src/queue/ touches SQL. Engines: sqlite (default, embedded) and postgres.
 
 import type { Headers } from '../event.js';
+import type { DeliveryRequest, DeliveryResponse } from '../plugin.js';
 
 export type DeliveryStatus = 'pending' | 'failed' | 'delivered' | 'dead';
 /** An event's status is the worst of its deliveries': dead > failed > pending > delivered. */
@@ -63,6 +64,10 @@ export interface AttemptRecord {
   outcome: 'delivered' | 'retry' | 'dead';
   status?: number;
   error?: string;
+  /** What the destination answered, bounded and masked (src/deliver/exchange.ts). */
+  response?: DeliveryResponse;
+  /** What was sent, bounded and masked. */
+  request?: DeliveryRequest;
 }
 
 export type DeliveryNext =
@@ -82,6 +87,7 @@ export interface ClaimOptions {
 export interface EventFilter {
   status?: EventStatus;
   source?: string;
+  /** An exact type, or a glob with the semantics of a rule's `on:` (`document.*`, `**.failed`). */
   type?: string;
   /** Received at or after (ms). */
   since?: number;
@@ -100,6 +106,8 @@ export interface EventSummary {
   type: string;
   receivedAt: number;
   status: EventStatus;
+  /** The rules that matched at arrival. */
+  matched: string[];
   deliveries: number;
 }
 

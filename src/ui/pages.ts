@@ -8,6 +8,7 @@ export const PAGES = {
   event: 'Event',
   dead: 'Dead letters',
   rules: 'Rules',
+  rejected: 'Rejected',
   try: 'Try it',
 } as const;
 export type Page = keyof typeof PAGES;
@@ -17,6 +18,7 @@ const NAV: ReadonlyArray<[Page, string]> = [
   ['events', '/ui/events'],
   ['dead', '/ui/dead'],
   ['rules', '/ui/rules'],
+  ['rejected', '/ui/rejected'],
   ['try', '/ui/try'],
 ];
 
@@ -53,18 +55,22 @@ ${options.error ? `<p class="error" role="alert">${escapeHtml(options.error)}</p
 `;
 }
 
-export function shellPage(page: Page): string {
-  const active = page === 'event' ? 'events' : page;
+/** The bar on every page once logged in: brand, navigation (wraps on a phone), log out. */
+function header(active: Page | undefined): string {
   const links = NAV.map(([p, href]) => `<a href="${href}"${p === active ? ' aria-current="page"' : ''}>${PAGES[p]}</a>`).join('\n');
-  return `${head(PAGES[page], true)}
-<body data-page="${page}">
-<header>
+  return `<header>
 <a class="brand" href="/ui"><span class="logo">⇄</span> Relay</a>
-<nav>
+<nav aria-label="Dashboard">
 ${links}
 </nav>
 <form method="post" action="/ui/logout"><button type="submit" class="link">Log out</button></form>
-</header>
+</header>`;
+}
+
+export function shellPage(page: Page): string {
+  return `${head(PAGES[page], true)}
+<body data-page="${page}">
+${header(page === 'event' ? 'events' : page)}
 <main id="main"><p class="muted">Loading…</p></main>
 <noscript><p class="error">The dashboard needs JavaScript: it reads everything from the admin API.</p></noscript>
 </body>
@@ -72,9 +78,28 @@ ${links}
 `;
 }
 
-export function notFoundPage(): string {
+/**
+ * 404. With a session it keeps the navigation and names the path; without
+ * one (a missing static file) it says no more than that.
+ */
+export function notFoundPage(path?: string): string {
+  const body =
+    path === undefined
+      ? `<body class="login"><main><h1>Not found</h1><p><a href="/ui">Back to the overview</a></p></main></body>`
+      : `<body data-page="not-found">
+${header(undefined)}
+<main id="main" class="not-found">
+<h1>Page not found</h1>
+<p>There is no dashboard page at <code>${escapeHtml(path)}</code>.</p>
+<ul>
+<li><a href="/ui">The overview</a>: traffic, backlog, dead letters and open circuits</li>
+<li><a href="/ui/events">Events</a>: search by id or seq, or filter by source, type and status</li>
+<li><a href="/ui/try">Try it</a>: see what the current config does with an event</li>
+</ul>
+</main>
+</body>`;
   return `${head('Not found', false)}
-<body class="login"><main><h1>Not found</h1><p><a href="/ui">Back to the overview</a></p></main></body>
+${body}
 </html>
 `;
 }

@@ -27,6 +27,7 @@ const ROUTES: ReadonlyArray<[RegExp, Page]> = [
   [/^\/ui\/events\/[^/]+\/?$/, 'event'],
   [/^\/ui\/dead\/?$/, 'dead'],
   [/^\/ui\/rules\/?$/, 'rules'],
+  [/^\/ui\/rejected\/?$/, 'rejected'],
   [/^\/ui\/try\/?$/, 'try'],
 ];
 const TYPES: Record<string, string> = {
@@ -146,7 +147,7 @@ export function uiRoutes(deps: UiDeps): Koa.Middleware {
       return;
     }
     const page = ROUTES.find(([pattern]) => pattern.test(ctx.path))?.[1];
-    if (page === undefined) return html(ctx, 404, notFoundPage());
+    if (page === undefined) return html(ctx, 404, notFoundPage(ctx.path));
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return methodNotAllowed(ctx, 'GET');
     html(ctx, 200, shellPage(page));
   };

@@ -122,7 +122,7 @@ describe('relay events', () => {
     expect(out.events).toHaveLength(3);
     expect(out.events[0]).toEqual({
       seq: 7, id: 'evt-a-very-long-provider-identifier-0123456789', source: 'hooks', type: 'doc.done',
-      receivedAt: new Date(now - 2 * MIN).toISOString(), status: 'pending', deliveries: 1,
+      receivedAt: new Date(now - 2 * MIN).toISOString(), status: 'pending', matched: ['notify'], deliveries: 1,
     });
     expect(out.next).toBe(5);
     expect(out.targets).toEqual([expect.objectContaining({ target: 'down.example', failures: 5, likelyOpen: true, queued: 1 })]);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 
+import { LATEST_VERSION } from '../../src/queue/migrations.js';
 import type { Store } from '../../src/queue/store.js';
 import { storeDrivers } from '../helpers/drivers.js';
 import { claimAll, event, plain, T0 } from './fixtures.js';
@@ -321,8 +322,8 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
   test('migrations are idempotent and record their version', async () => {
     const location = await driver.location();
     const [a, b] = await Promise.all([location.open(), location.open()]);
-    expect(await a.migrate()).toEqual({ version: 2, applied: [] });
-    expect(await b.migrate()).toEqual({ version: 2, applied: [] });
+    expect(await a.migrate()).toEqual({ version: LATEST_VERSION, applied: [] });
+    expect(await b.migrate()).toEqual({ version: LATEST_VERSION, applied: [] });
     await a.ingest(event(), [plain()]);
     expect(await b.backlog()).toBe(1);
   });

@@ -2,7 +2,7 @@
 // types must accept what the docs show and reject what they forbid.
 
 import { request } from 'undici';
-import { definePlugin, DeliveryError, EgressError, type ActionInput, type ActionPlugin } from '../../src/index.js';
+import { definePlugin, DeliveryError, EgressError, httpResponse, type ActionInput, type ActionPlugin, type DeliveryRequest, type DeliveryResponse } from '../../src/index.js';
 
 interface TeamsOptions {
   url: string;
@@ -66,3 +66,24 @@ definePlugin<TeamsOptions>({
 
 // @ts-expect-error: `retryable` is required, so every failure says whether to retry
 new DeliveryError('x', {});
+
+// An HTTP plugin reports what it sent and what came back, on success and on failure.
+definePlugin<TeamsOptions>({
+  name: 'exchange',
+  description: 'x',
+  options: {},
+  create: () => async ({ options }) => {
+    const request: DeliveryRequest = { method: 'POST', url: options.url, headers: { 'content-type': 'application/json' } };
+    const response: DeliveryResponse = httpResponse(503, { 'retry-after': '2', 'x-many': ['a', 'b'] }, 'busy');
+    if (response.status >= 500) throw DeliveryError.fromStatus(response.status, response.body, '2', { response, request });
+    return { status: 200, response: { status: 200, statusText: 'OK' }, request };
+  },
+});
+
+definePlugin<TeamsOptions>({
+  name: 'bad-response',
+  description: 'x',
+  options: {},
+  // @ts-expect-error: a response needs its status code
+  create: () => async () => ({ response: { body: 'ok' } }),
+});

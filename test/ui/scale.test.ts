@@ -79,6 +79,8 @@ rules:
       '/events?limit=50&type=push&since=24h',
       '/events?limit=50&since=2024-01-01T00:00:00Z&until=1h',
       '/events?limit=50&type=no-such-type',
+      '/events?limit=50&type=document.*',
+      '/events?limit=50&type=*.processed',
       '/events/evt_12345',
       '/events/evt_12345/explain',
       '/dead-letters?limit=100',

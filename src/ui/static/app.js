@@ -6,11 +6,12 @@ import dead from './pages/dead.js';
 import event from './pages/event.js';
 import events from './pages/events.js';
 import overview from './pages/overview.js';
+import rejected from './pages/rejected.js';
 import rules from './pages/rules.js';
 import tryIt from './pages/try.js';
 
 /** @type {Record<string, () => Promise<void>>} */
-const PAGES = { overview, events, event, dead, rules, try: tryIt };
+const PAGES = { overview, events, event, dead, rules, rejected, try: tryIt };
 
 const run = PAGES[document.body.dataset.page ?? ''];
 if (run) run().catch((err) => mount(errorBox(err)));

@@ -48,6 +48,11 @@ function append(el, children) {
   }
 }
 
+/** A table that scrolls sideways inside its box when it is wider than the screen. @param {HTMLElement} table */
+export function scrollBox(table) {
+  return h('div', { class: 'table-scroll' }, table);
+}
+
 /** Replaces the page's content. @param {...Child} children */
 export function mount(...children) {
   const main = /** @type {HTMLElement} */ (document.getElementById('main'));
@@ -131,14 +136,19 @@ export function clock(t) {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** @param {string | number} t */
+/** How long ago, or for a future time how long until. @param {string | number} t */
 export function ago(t) {
   const s = Math.round((Date.now() - new Date(t).getTime()) / 1000);
-  if (s < 5) return 'just now';
-  if (s < 90) return `${s} s ago`;
-  if (s < 5400) return `${Math.round(s / 60)} min ago`;
-  if (s < 129600) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} d ago`;
+  if (Math.abs(s) < 5) return 'just now';
+  return s < 0 ? `in ${span(-s)}` : `${span(s)} ago`;
+}
+
+/** @param {number} s seconds */
+function span(s) {
+  if (s < 90) return `${s} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 129600) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
 }
 
 /** @param {number} ms */

@@ -4,7 +4,8 @@
 // the current config), and each delivery's attempts as a timeline, with
 // replay for the event or for one delivery.
 
-import { api, ApiError, badge, duration, errorBox, foldAll, h, jsonTree, mount, note, problem, when } from '../lib.js';
+import { api, ApiError, badge, errorBox, foldAll, h, jsonTree, mount, note, problem, when } from '../lib.js';
+import { timeline, waitReason } from './attempts.js';
 
 export default async function event() {
   const id = decodeURIComponent(location.pathname.replace(/^\/ui\/events\//, '').replace(/\/$/, ''));
@@ -21,10 +22,17 @@ export default async function event() {
   /** Until when to keep polling after a replay (ms). */
   let watchUntil = 0;
 
+  /** Redraws the deliveries, keeping the attempts the reader unfolded open. @param {any} event */
+  const draw = async (event) => {
+    const open = new Set([...deliveries.querySelectorAll('details.exchange[open]')].map((d) => d.getAttribute('data-key')));
+    const targets = event.deliveries.some(overdue) ? (await api('/targets')).targets : undefined;
+    deliveries.replaceChildren(...event.deliveries.map((/** @type {any} */ d) => delivery(event, d, replayOne, targets)));
+    for (const d of deliveries.querySelectorAll('details.exchange')) if (open.has(d.getAttribute('data-key'))) d.setAttribute('open', '');
+  };
   const refresh = async () => {
     const fresh = await api(`/events/${encodeURIComponent(e.id)}`);
     status.replaceChildren(badge(fresh.status));
-    deliveries.replaceChildren(...fresh.deliveries.map((/** @type {any} */ d) => delivery(fresh, d, replayOne)));
+    await draw(fresh);
     return fresh.deliveries.some((/** @type {any} */ d) => d.status === 'pending' || d.status === 'failed');
   };
   // Poll while something is queued or a replay was just asked for; stop when it settles.
@@ -67,7 +75,7 @@ export default async function event() {
     payload(e.body),
     headers(e.headers),
   );
-  deliveries.replaceChildren(...e.deliveries.map((/** @type {any} */ d) => delivery(e, d, replayOne)));
+  await draw(e);
   if (e.deliveries.some((/** @type {any} */ d) => d.status === 'pending' || d.status === 'failed')) watch();
 }
 
@@ -99,8 +107,14 @@ function matchedAtArrival(matched) {
   return h('p', null, 'At arrival it matched: ', matched.length ? matched.map((m, i) => [i ? ', ' : '', h('b', null, m)]) : h('span', { class: 'muted' }, 'no rule'), '.');
 }
 
-/** @param {any} e @param {any} d @param {(body: Record<string, unknown>, button: HTMLElement) => void} onReplay */
-function delivery(e, d, onReplay) {
+/** Queued, and its time has come. @param {any} d */
+const overdue = (d) => (d.status === 'pending' || d.status === 'failed') && d.nextAt !== null && new Date(d.nextAt).getTime() <= Date.now();
+
+/**
+ * @param {any} e @param {any} d @param {(body: Record<string, unknown>, button: HTMLElement) => void} onReplay
+ * @param {any[] | undefined} targets the admin API's targets, when some delivery is overdue
+ */
+function delivery(e, d, onReplay, targets) {
   const button = h('button', { type: 'button', class: 'small', onclick: () => onReplay({ ids: [e.id], rule: d.rule, action: d.action }, button) }, 'Replay this delivery');
   return h(
     'article',
@@ -112,25 +126,8 @@ function delivery(e, d, onReplay) {
       h('span', { class: 'spacer' }),
       button,
     ),
-    d.nextAt ? h('p', { class: 'muted' }, 'Next attempt ', when(d.nextAt)) : null,
-    d.attempts.length === 0
-      ? h('p', { class: 'muted' }, 'No attempt yet.')
-      : h(
-          'ol',
-          { class: 'timeline' },
-          d.attempts.map((/** @type {any} */ a) =>
-            h(
-              'li',
-              { class: a.outcome },
-              h('span', { class: 'n' }, `#${a.n}`),
-              when(a.startedAt),
-              h('span', { class: `outcome ${a.outcome}` }, a.outcome),
-              a.status !== undefined ? h('span', { class: 'http' }, `HTTP ${a.status}`) : null,
-              h('span', { class: 'dur' }, duration(a.durationMs)),
-              a.error ? h('span', { class: 'err' }, a.error) : null,
-            ),
-          ),
-        ),
+    waitReason(d, targets),
+    timeline(d.attempts, e, d.id),
   );
 }
 

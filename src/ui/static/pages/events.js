@@ -1,9 +1,10 @@
 // @ts-check
-// Events: filters (source, type, status, time range) kept in the URL, search
-// by id, keyset paging with `before` (the store never counts the table), and
-// live updates while the newest page is shown.
+// Events: filters (source, type or type glob, status, time range) kept in
+// the URL, search by id, keyset paging with `before` (the store never counts
+// the table), and live updates while the newest page is shown.
 
-import { api, badge, every, h, mount, when } from '../lib.js';
+import { firstEventHint } from '../hints.js';
+import { api, badge, every, h, mount, scrollBox, when } from '../lib.js';
 
 const STATUSES = ['pending', 'delivered', 'failed', 'dead', 'unmatched'];
 const RANGES = [['', 'any time'], ['15m', 'last 15 minutes'], ['1h', 'last hour'], ['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['custom', 'between…']];
@@ -22,32 +23,45 @@ export default async function events() {
   /** The highest seq shown so far: rows above it are new, and flash once. @type {number | undefined} */
   let newest;
   const table = h('tbody');
-  const pager = h('nav', { class: 'pager' });
-  mount(h('h1', null, 'Events'), searchForm(), filterForm(params, config.sources), h('table', { class: 'list', id: 'events' }, head(), table), pager);
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
+  const empty = h('div');
+  const filtered = FILTERS.some((k) => query.has(k));
+  mount(h('h1', null, 'Events'), searchForm(), filterForm(params, config.sources), scrollBox(h('table', { class: 'list', id: 'events' }, head(), table)), empty, pager);
 
+  let hinted = false;
   const render = async () => {
     const page = await api(`/events?${query}`);
     const seen = newest;
     newest = Math.max(newest ?? 0, page.events[0]?.seq ?? 0);
     table.replaceChildren(
-      ...(page.events.length === 0 ? [h('tr', null, h('td', { colspan: 6, class: 'muted' }, 'No events match.'))] : []),
+      ...(page.events.length === 0 ? [h('tr', null, h('td', { colspan: COLUMNS.length, class: 'muted' }, filtered || !first ? 'No events match these filters.' : 'No events yet.'))] : []),
       ...page.events.map((/** @type {any} */ e) => row(e, seen !== undefined && e.seq > seen)),
     );
+    // A store with no events at all: say how to send the first one.
+    if (page.events.length === 0 && first && !filtered && !hinted) {
+      hinted = true;
+      empty.replaceChildren(await firstEventHint(config.sources));
+    } else if (page.events.length > 0 && hinted) {
+      hinted = false;
+      empty.replaceChildren();
+    }
     const older = new URLSearchParams(query);
     if (page.next !== null) older.set('before', String(page.next));
     const latest = new URLSearchParams(query);
     latest.delete('before');
     pager.replaceChildren(
-      first ? h('span', { class: 'muted' }, 'Newest first; updates live.') : h('a', { href: `/ui/events?${latest}` }, '← Newest'),
-      page.next !== null ? h('a', { href: `/ui/events?${older}`, rel: 'next' }, 'Older →') : h('span', { class: 'muted' }, 'End of the list.'),
+      first ? h('span', { class: 'muted' }, 'Newest first; updates live.') : h('a', { href: `/ui/events?${latest}`, class: 'button' }, '← Newest'),
+      page.next !== null ? h('a', { href: `/ui/events?${older}`, rel: 'next', class: 'button' }, 'Older →') : h('span', { class: 'muted' }, 'End of the list.'),
     );
   };
   if (first) every(render, 3000);
   else await render();
 }
 
+const COLUMNS = ['Received', 'Source', 'Type', 'Id', 'Status', 'Matched rules', 'Deliveries'];
+
 function head() {
-  return h('thead', null, h('tr', null, ['Received', 'Source', 'Type', 'Id', 'Status', 'Deliveries'].map((t) => h('th', null, t))));
+  return h('thead', null, h('tr', null, COLUMNS.map((t) => h('th', null, t))));
 }
 
 /** @param {any} e @param {boolean} fresh */
@@ -61,6 +75,7 @@ function row(e, fresh) {
     h('td', null, h('code', null, e.type)),
     h('td', null, h('a', { href }, e.id)),
     h('td', null, badge(e.status)),
+    h('td', { class: 'matched' }, e.matched.length ? e.matched.map((/** @type {string} */ r) => h('a', { class: 'chip', href: `/ui/rules#rule-${encodeURIComponent(r)}` }, r)) : h('span', { class: 'muted' }, 'none')),
     h('td', { class: 'num' }, String(e.deliveries)),
   );
 }
@@ -120,7 +135,7 @@ function filterForm(params, sources) {
       },
     },
     h('label', null, 'Source ', select('source', [['', 'all'], ...sources.map((s) => [s.name, s.name])], params.get('source') ?? '')),
-    h('label', null, 'Type ', h('input', { name: 'type', value: params.get('type') ?? '', placeholder: 'exact type', size: 18 })),
+    h('label', { title: 'An exact type, or a glob as in a rule’s on: * stays within a dot-separated segment, ** crosses them' }, 'Type ', h('input', { name: 'type', value: params.get('type') ?? '', placeholder: 'document.* or an exact type', size: 22 })),
     h('label', null, 'Status ', select('status', [['', 'any'], ...STATUSES.map((s) => [s, s])], params.get('status') ?? '')),
     h('label', null, 'Received ', rangeSelect),
     between,

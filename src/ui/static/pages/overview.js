@@ -1,9 +1,12 @@
 // @ts-check
-// Overview: backlog, dead letters, open circuits and the active config, then
-// traffic over the last hour or day. Refreshes every 5 seconds.
+// Overview: backlog, dead letters, open circuits, rejected requests and the
+// active config, then traffic over the last hour or day. Refreshes every 5
+// seconds. An empty store gets a hint on how to send a first event.
 
 import { OUTCOME_COLORS, PALETTE, barChart } from '../chart.js';
+import { firstEventHint } from '../hints.js';
 import { api, ago, every, h, mount, time } from '../lib.js';
+import { rejectionTable } from './rejected.js';
 
 /** @type {'1h' | '24h'} */
 let windowName = '1h';
@@ -12,11 +15,21 @@ export default async function overview() {
   every(render, 5000);
 }
 
+/** Built once: the hint does not change while the store stays empty. @type {HTMLElement | null} */
+let hint = null;
+
 async function render() {
-  const [o, stats] = await Promise.all([api('/overview'), api(`/stats?window=${windowName}`)]);
+  const [o, stats, rejected, latest] = await Promise.all([api('/overview'), api(`/stats?window=${windowName}`), api('/rejections?limit=5'), api('/events?limit=1')]);
   const minutes = stats.bucketMs / 60_000;
+  const per = minutes === 1 ? 'minute' : `${minutes} minutes`;
+  if (latest.events.length > 0) hint = null;
+  else hint ??= await firstEventHint((await api('/config')).sources);
+  const refused = Object.values(rejected.totals).reduce((n, c) => n + Number(c), 0);
   // Drawn at the size shown: main's width less its padding and the panel's.
-  const full = Math.max(480, (document.getElementById('main')?.clientWidth ?? 1200) - 48 - 34);
+  const main = document.getElementById('main');
+  const style = main ? getComputedStyle(main) : null;
+  const inner = (main?.clientWidth ?? 1200) - (style ? parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) : 48);
+  const full = Math.max(280, inner - 34);
   const half = full < 720 ? full : (full - 14) / 2;
   mount(
     h('h1', null, 'Overview'),
@@ -31,8 +44,10 @@ async function render() {
         o.openCircuits.length ? o.openCircuits.map((/** @type {any} */ c) => `${c.target} (${c.state})`).join(', ') : 'every target closed',
         o.openCircuits.length ? 'bad' : '',
       ),
+      card('Rejected', h('a', { href: '/ui/rejected' }, String(refused)), `requests refused since ${time(rejected.since)} (this instance)`, refused > 0 ? 'warn' : ''),
       card('Config', h('code', { title: o.config.hash }, o.config.hash.slice(0, 12)), `loaded ${time(o.config.loadedAt)} (${ago(o.config.loadedAt)}) · ${o.config.rules} rules, ${o.config.sources} sources`),
     ),
+    hint ? h('section', { class: 'panel', id: 'first-event' }, hint) : null,
     h(
       'div',
       { class: 'toolbar', role: 'group', 'aria-label': 'Window' },
@@ -43,20 +58,20 @@ async function render() {
     h(
       'section',
       { class: 'panel', id: 'events-chart' },
-      h('h2', null, 'Events per minute, by source', minutes > 1 ? h('small', null, ` (${minutes}-minute averages)`) : null),
+      h('h2', null, `Events per ${per}, by source`, h('small', null, ' (totals over the window in the legend)')),
       barChart({
         buckets: stats.buckets,
+        bucketMs: stats.bucketMs,
         series: stats.events.map((/** @type {any} */ e, /** @type {number} */ i) => ({ name: e.source, values: e.counts, color: PALETTE[i % PALETTE.length] })),
         width: full,
-        scale: 1 / minutes,
-        unit: '/min',
-        label: 'events per minute by source',
+        per,
+        label: `events per ${per} by source`,
       }),
     ),
     h(
       'section',
       { class: 'panel', id: 'delivery-charts' },
-      h('h2', null, 'Delivery attempts per action', h('small', null, ` (per ${minutes === 1 ? 'minute' : `${minutes} minutes`}: delivered, retried, dead)`)),
+      h('h2', null, 'Delivery attempts per action', h('small', null, ` (per ${per}: delivered, retried, dead)`)),
       stats.deliveries.length === 0
         ? h('p', { class: 'muted' }, 'No delivery attempts in this window.')
         : h(
@@ -69,6 +84,8 @@ async function render() {
                 h('h3', null, d.action),
                 barChart({
                   buckets: stats.buckets,
+                  bucketMs: stats.bucketMs,
+                  per,
                   width: half,
                   height: 100,
                   label: `delivery attempts of ${d.action}`,
@@ -81,6 +98,12 @@ async function render() {
               ),
             ),
           ),
+    ),
+    h(
+      'section',
+      { class: 'panel', id: 'rejected' },
+      h('h2', null, 'Recently rejected requests ', h('small', null, h('a', { href: '/ui/rejected' }, 'all'))),
+      rejected.rejections.length === 0 ? h('p', { class: 'muted' }, 'None since this instance started.') : rejectionTable(rejected.rejections),
     ),
   );
 }

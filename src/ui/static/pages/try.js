@@ -1,25 +1,52 @@
 // @ts-check
-// Try it: paste an event (and headers), pick a source, and see what the
-// current config would do: which rules match, why the others do not, and each
+// Try it: pick a source and a type, start from an example shaped like that
+// source's provider (from the admin API, with the type put where the source
+// reads it: a header or the payload), edit it, and see what the current
+// config would do: which rules match, why the others do not, and each
 // action's rendered fields. A dry run: nothing is sent and nothing is stored.
 
 import { api, errorBox, h, jsonTree, mount } from '../lib.js';
 
-const EXAMPLE = JSON.stringify({ id: 'evt_try_1', type: 'document.processed', data: { document_id: 'doc_1', document: { filename: 'contract.pdf', ai_tags: ['contract'] } } }, null, 2);
-
 export default async function tryIt() {
   const config = await api('/config');
   const result = h('section', { id: 'result', 'aria-live': 'polite' });
-  const source = h('select', { name: 'source', id: 'try-source' }, config.sources.map((/** @type {any} */ s) => h('option', { value: s.name }, `${s.name} (${s.path})`)));
-  const headers = h('textarea', { name: 'headers', id: 'try-headers', rows: 3, spellcheck: 'false', placeholder: 'content-type: application/json\nx-github-event: push' });
-  const body = h('textarea', { name: 'body', id: 'try-body', rows: 14, spellcheck: 'false', required: true, placeholder: EXAMPLE });
+  const source = /** @type {HTMLSelectElement} */ (h('select', { name: 'source', id: 'try-source' }, config.sources.map((/** @type {any} */ s) => h('option', { value: s.name }, `${s.name} (${s.scheme}, ${s.path})`))));
+  const type = /** @type {HTMLInputElement} */ (h('input', { name: 'type', id: 'try-type', list: 'try-types', size: 28, autocomplete: 'off', spellcheck: 'false' }));
+  const types = h('datalist', { id: 'try-types' });
+  const where = h('small', { class: 'muted', id: 'try-type-from' });
+  const headers = /** @type {HTMLTextAreaElement} */ (h('textarea', { name: 'headers', id: 'try-headers', rows: 4, spellcheck: 'false', placeholder: 'content-type: application/json' }));
+  const body = /** @type {HTMLTextAreaElement} */ (h('textarea', { name: 'body', id: 'try-body', rows: 16, spellcheck: 'false', required: true }));
+  /** The example last put in the form: while the body is still that, a new choice may replace it. @type {any} */
+  let shown = null;
+
+  /** Loads the example for the chosen source and type; keeps a body the user edited, but still moves the type header. @param {boolean} force */
+  const load = async (force) => {
+    const ex = await api(`/examples/${encodeURIComponent(source.value)}${type.value.trim() ? `?type=${encodeURIComponent(type.value.trim())}` : ''}`);
+    const untouched = force || shown === null || body.value === shown.body || body.value.trim() === '';
+    type.value = ex.type;
+    types.replaceChildren(...ex.types.map((/** @type {string} */ t) => h('option', { value: t })));
+    where.textContent = `This source reads the type from ${ex.typeFrom}.`;
+    if (untouched) {
+      headers.value = Object.entries(ex.headers).map(([k, v]) => `${k}: ${v}`).join('\n');
+      body.value = ex.body;
+    } else if (ex.typeHeader) {
+      headers.value = withHeader(headers.value, ex.typeHeader, ex.headers[ex.typeHeader]);
+    }
+    shown = ex;
+  };
+  const reload = (/** @type {boolean} */ force) => load(force).catch((err) => result.replaceChildren(errorBox(err)));
+  source.addEventListener('change', () => {
+    type.value = '';
+    void reload(false);
+  });
+  type.addEventListener('change', () => void reload(false));
 
   const run = async (/** @type {SubmitEvent} */ ev) => {
     ev.preventDefault();
     result.replaceChildren(h('p', { class: 'muted' }, 'Running…'));
     try {
-      const parsed = parseHeaders(/** @type {HTMLTextAreaElement} */ (headers).value);
-      const r = await api('/dry-run', { method: 'POST', body: { source: /** @type {HTMLSelectElement} */ (source).value, headers: parsed, body: /** @type {HTMLTextAreaElement} */ (body).value } });
+      const parsed = parseHeaders(headers.value);
+      const r = await api('/dry-run', { method: 'POST', body: { source: source.value, headers: parsed, body: body.value } });
       result.replaceChildren(...view(r));
     } catch (err) {
       result.replaceChildren(errorBox(err));
@@ -28,20 +55,33 @@ export default async function tryIt() {
 
   mount(
     h('h1', null, 'Try it'),
-    h('p', { class: 'muted' }, 'Paste an event as the provider would send it and see what the current config would do with it. Nothing is sent, nothing is stored, and signatures are not checked.'),
+    h('p', { class: 'muted' }, 'Start from an example for a source, or paste an event as the provider would send it, and see what the current config would do with it. Nothing is sent, nothing is stored, and signatures are not checked.'),
     h(
       'form',
       { class: 'try', onsubmit: run },
       h('label', { for: 'try-source' }, 'Source'),
       source,
-      h('label', { for: 'try-headers' }, 'Headers ', h('small', { class: 'muted' }, '(optional, one “name: value” per line; some providers put the type in a header)')),
+      h('label', { for: 'try-type' }, 'Type ', where),
+      h('div', { class: 'toolbar' }, type, types, h('button', { type: 'button', class: 'link', id: 'try-example', onclick: () => void reload(true) }, 'Load the example for this type')),
+      h('label', { for: 'try-headers' }, 'Headers ', h('small', { class: 'muted' }, '(one “name: value” per line)')),
       headers,
       h('label', { for: 'try-body' }, 'Body'),
       body,
-      h('div', { class: 'toolbar' }, h('button', { type: 'submit', id: 'try-run' }, 'Dry run'), h('button', { type: 'button', class: 'link', onclick: () => (/** @type {HTMLTextAreaElement} */ (body).value = EXAMPLE) }, 'Paste an example')),
+      h('div', { class: 'toolbar' }, h('button', { type: 'submit', id: 'try-run' }, 'Dry run')),
     ),
     result,
   );
+  if (config.sources.length > 0) await reload(true);
+}
+
+/** The header lines with `name` set to `value` (replaced where present, else added). @param {string} text @param {string} name @param {string} value */
+function withHeader(text, name, value) {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const i = lines.findIndex((l) => l.slice(0, l.indexOf(':')).trim().toLowerCase() === name);
+  const line = `${name}: ${value}`;
+  if (i >= 0) lines[i] = line;
+  else lines.push(line);
+  return lines.join('\n');
 }
 
 /** @param {string} text @returns {Record<string, string>} */
