@@ -112,7 +112,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   const limiterFactory = options.limiters?.(storage);
   const sources = new Map<string, CompiledSource>();
   for (const [name, cfg] of Object.entries(raw.sources)) {
-    const source = compileSource(name, cfg, schemes, dir, issues, limiterFactory);
+    const source = compileSource(name, cfg, schemes, dir, issues, limiterFactory, raw.limits);
     if (!source) continue;
     if (RESERVED.test(source.path)) {
       issues.push({ path: ['sources', name, 'path'], message: `${source.path} is reserved for Relay's own endpoints (/healthz, /readyz, /metrics, /admin, /ui)` });

@@ -9,6 +9,7 @@ import { durationSchema, sizeSchema } from './units.js';
 import { allowlistSchema } from '../ingest/allowlist.js';
 import { rateLimitSchema } from '../ingest/rate-limit.js';
 import { egressSchema } from '../deliver/egress-policy.js';
+import { limitsSchema } from '../ingest/bounds.js';
 import { URL_TEMPLATE_PATTERN } from '../match/template.js';
 
 // Only `delivery.retry` carries defaults: an action's own `retry` overrides
@@ -169,6 +170,7 @@ export function buildConfigSchema(
         },
       },
       egress: egressSchema,
+      limits: limitsSchema,
       plugins: {
         type: 'array',
         default: [],

@@ -4,6 +4,7 @@
 import type { RuleConfig } from '../match/rules.js';
 import type { RateLimitConfig } from '../ingest/rate-limit.js';
 import type { EgressConfig } from '../deliver/egress-policy.js';
+import type { IngestLimits } from '../ingest/bounds.js';
 
 export type Duration = number | string;
 export type IdSpec = string | { header: string } | { hash: true };
@@ -68,6 +69,8 @@ export interface RawConfig {
   log: { level: string };
   /** Where actions may connect (src/deliver/egress-policy.ts); `{}` allows all but link-local. */
   egress: EgressConfig;
+  /** Bounds on what senders control (src/ingest/bounds.ts); defaults filled in by the schema. */
+  limits: IngestLimits;
   plugins: string[];
   sources: Record<string, SourceConfig>;
   actions: Record<string, ActionConfig>;

@@ -10,6 +10,7 @@ import type { IdSpec, SourceConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { compileAllowlist } from './allowlist.js';
 import { createRateLimit, type LimiterFactory, type RateLimit } from './rate-limit.js';
+import { DEFAULT_LIMITS, type IngestLimits } from './bounds.js';
 
 export interface CompiledSource {
   name: string;
@@ -25,6 +26,8 @@ export interface CompiledSource {
   /** Inbound protection, checked before the body is read. */
   allow?: (ip: string) => boolean;
   limit?: RateLimit;
+  /** Bounds on type, id and payload depth (the config's `limits`). */
+  limits: IngestLimits;
 }
 
 const SECRET_KEYS = new Set(['scheme', 'secret', 'secrets', 'secretFile']);
@@ -36,6 +39,7 @@ export function compileSource(
   baseDir: string,
   issues: ConfigIssue[],
   limiterFactory?: LimiterFactory,
+  limits: IngestLimits = DEFAULT_LIMITS,
 ): CompiledSource | undefined {
   const at = ['sources', name];
   const scheme = schemes.get(cfg.verify.scheme);
@@ -95,6 +99,7 @@ export function compileSource(
     path: cfg.path,
     ...(allow && { allow }),
     ...(limit && { limit }),
+    limits,
     scheme,
     verifier,
     options,
