@@ -201,6 +201,10 @@ export function buildConfigSchema(
             },
             allowlist: allowlistSchema,
             rateLimit: rateLimitSchema,
+            dedupWindow: {
+              ...durationSchema,
+              description: 'Identical bodies without an id (or with id {hash: true}) within this window are one event; later, a new one (default 1h).',
+            },
           },
         },
       },

@@ -40,6 +40,8 @@ export interface SourceConfig {
   event?: { type?: IdSpec; id?: IdSpec };
   allowlist?: string[];
   rateLimit?: RateLimitConfig;
+  /** How long identical bodies without an id count as one event (default 1h). */
+  dedupWindow?: Duration;
 }
 
 /** A rule as the matcher reads it, plus the actions it runs. */
