@@ -35,6 +35,8 @@ export interface LoadedConfig {
     trustProxy: boolean;
     maxBacklog: number;
     shutdownGraceMs: number;
+    /** The ops listener (/admin, /ui, /metrics) when it is separate from the public port. */
+    admin?: { host: string; port: number };
     tls?: { cert: string; key: string };
   };
   storage: StorageConfig;
@@ -159,6 +161,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
       trustProxy: raw.server.trustProxy,
       maxBacklog: raw.server.maxBacklog,
       shutdownGraceMs: toMs(raw.server.shutdownGrace),
+      ...(raw.server.admin && { admin: { host: raw.server.admin.host, port: raw.server.admin.port } }),
       ...(raw.server.tls && { tls: { cert: resolve(dir, raw.server.tls.cert), key: resolve(dir, raw.server.tls.key) } }),
     },
     storage,

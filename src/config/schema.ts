@@ -128,6 +128,16 @@ export function buildConfigSchema(
           trustProxy: { type: 'boolean', default: false, description: 'Read the client address from X-Forwarded-For (only behind a proxy you run).' },
           maxBacklog: { type: 'integer', minimum: 1, default: 100000, description: 'Pending deliveries above which ingest answers 503 with Retry-After.' },
           shutdownGrace: { ...durationSchema, default: '10s', description: 'On SIGTERM, how long deliveries in flight may finish before they are put back.' },
+          admin: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['port'],
+            description: 'A second listener for /admin, /ui and /metrics, which the public port then no longer serves.',
+            properties: {
+              host: { type: 'string', default: '127.0.0.1', description: 'Address of the ops listener (default loopback).' },
+              port: { type: 'integer', minimum: 0, maximum: 65535, description: 'Port of the ops listener.' },
+            },
+          },
           tls: {
             type: 'object',
             additionalProperties: false,

@@ -57,6 +57,7 @@ export interface RawConfig {
     trustProxy: boolean;
     maxBacklog: number;
     shutdownGrace: Duration;
+    admin?: { host: string; port: number };
     tls?: { cert: string; key: string };
   };
   storage: {
