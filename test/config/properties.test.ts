@@ -13,7 +13,7 @@ import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/config.js';
 
 // Each load compiles the whole schema (~0.4 s on a busy machine): few runs, fixed seed.
-const RUNS = { numRuns: 12, seed: 12 };
+const RUNS = { numRuns: 8, seed: 12 };
 const dir = tempDir('relay-config-fuzz-');
 let n = 0;
 
