@@ -30,7 +30,9 @@ import type {
   EventDetail,
   EventFilter,
   EventSummary,
+  FinishResult,
   IngestOutcome,
+  LeaseToken,
   MigrationResult,
   NewEvent,
   PlannedDelivery,
@@ -52,7 +54,7 @@ export class SqlStore implements Store {
     finishTransactions: 0,
   };
   private readonly ingests = new GroupCommit<IngestItem, IngestOutcome>((items) => this.flushIngest(items));
-  private readonly finishes = new GroupCommit<FinishParams, void>((items) => this.flushFinish(items));
+  private readonly finishes = new GroupCommit<FinishParams, FinishResult>((items) => this.flushFinish(items));
   private closed = false;
 
   constructor(private readonly engine: Engine) {
@@ -102,10 +104,12 @@ export class SqlStore implements Store {
     return claimPostgres(this.engine, this.ctx, options);
   }
 
-  finish(deliveryId: number, attempt: AttemptRecord, next: DeliveryNext): Promise<void> {
+  finish(lease: LeaseToken, attempt: AttemptRecord, next: DeliveryNext): Promise<FinishResult> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
     return this.finishes.submit({
-      id: deliveryId,
+      id: lease.id,
+      claimedBy: lease.claimedBy,
+      generation: lease.generation,
       status: next.status,
       nextAt: next.status === 'failed' ? next.nextAt : null,
       error: attempt.error ?? null,
@@ -119,16 +123,17 @@ export class SqlStore implements Store {
     });
   }
 
-  private async flushFinish(items: FinishParams[]): Promise<void[]> {
-    await this.engine.write(() => finishSteps(this.ctx, items));
+  private async flushFinish(items: FinishParams[]): Promise<FinishResult[]> {
+    const recorded = await this.engine.write(() => finishSteps(this.ctx, items));
     this.counters.finishTransactions++;
-    return items.map(() => undefined);
+    return recorded.map((ok) => (ok ? 'recorded' : 'stale'));
   }
 
-  async release(deliveryIds: readonly number[]): Promise<void> {
-    if (deliveryIds.length === 0) return;
-    const changed = await this.engine.write(() => releaseSteps(this.ctx, deliveryIds, Date.now()));
-    if (changed > 0) this.notify();
+  async release(leases: readonly LeaseToken[]): Promise<number[]> {
+    if (leases.length === 0) return [];
+    const released = new Set(await this.engine.write(() => releaseSteps(this.ctx, leases, Date.now())));
+    if (released.size > 0) this.notify();
+    return leases.filter((l) => !released.has(l.id)).map((l) => l.id);
   }
 
   async recover(workerPrefix: string): Promise<number> {
