@@ -53,13 +53,20 @@ export class SqlStore implements Store {
     duplicates: 0,
     finishTransactions: 0,
   };
-  private readonly ingests = new GroupCommit<IngestItem, IngestOutcome>((items) => this.flushIngest(items));
-  private readonly finishes = new GroupCommit<FinishParams, FinishResult>((items) => this.flushFinish(items));
+  private readonly ingests: GroupCommit<IngestItem, IngestOutcome>;
+  private readonly finishes: GroupCommit<FinishParams, FinishResult>;
   private closed = false;
 
-  constructor(private readonly engine: Engine) {
+  /** @param options.commitTimeoutMs how long ingest and finish wait for their group commit (none when unset). */
+  constructor(
+    private readonly engine: Engine,
+    options: { commitTimeoutMs?: number } = {},
+  ) {
     this.driver = engine.dialect;
     this.ctx = { dialect: engine.dialect, db: engine.db, q: hotQueries(engine.db), schema: engine.schema };
+    const group = options.commitTimeoutMs !== undefined ? { timeoutMs: options.commitTimeoutMs } : {};
+    this.ingests = new GroupCommit((items, deadline) => this.flushIngest(items, deadline), group);
+    this.finishes = new GroupCommit((items, deadline) => this.flushFinish(items, deadline), group);
   }
 
   migrate(): Promise<MigrationResult> {
@@ -83,8 +90,8 @@ export class SqlStore implements Store {
     });
   }
 
-  private async flushIngest(items: IngestItem[]): Promise<IngestOutcome[]> {
-    const outcomes = await this.engine.write(() => ingestSteps(this.ctx, items));
+  private async flushIngest(items: IngestItem[], deadline: number | undefined): Promise<IngestOutcome[]> {
+    const outcomes = await this.engine.write(() => ingestSteps(this.ctx, items), { deadline });
     this.counters.ingestTransactions++;
     let queued = false;
     outcomes.forEach((o, i) => {
@@ -123,8 +130,8 @@ export class SqlStore implements Store {
     });
   }
 
-  private async flushFinish(items: FinishParams[]): Promise<FinishResult[]> {
-    const recorded = await this.engine.write(() => finishSteps(this.ctx, items));
+  private async flushFinish(items: FinishParams[], deadline: number | undefined): Promise<FinishResult[]> {
+    const recorded = await this.engine.write(() => finishSteps(this.ctx, items), { deadline });
     this.counters.finishTransactions++;
     return recorded.map((ok) => (ok ? 'recorded' : 'stale'));
   }
@@ -233,8 +240,8 @@ export class SqlStore implements Store {
     return { ...this.counters };
   }
 
-  async ping(): Promise<void> {
-    await this.engine.ping();
+  async ping(timeoutMs?: number): Promise<void> {
+    await this.engine.ping(timeoutMs);
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@
 
 import type { Headers } from '../event.js';
 import type { DeliveryRequest, DeliveryResponse } from '../plugin.js';
+import type { PostgresTimeouts } from './postgres.js';
 
 export type DeliveryStatus = 'pending' | 'failed' | 'delivered' | 'dead';
 /** An event's status is the worst of its deliveries': dead > failed > pending > delivered. */
@@ -227,9 +228,14 @@ export interface StoreStats {
   finishTransactions: number;
 }
 
+/** How long an ingest or finish may wait for its group commit (ms); default 5 s. */
+export interface CommitTimeout {
+  commitTimeoutMs?: number;
+}
+
 export type StorageConfig =
-  | { driver: 'sqlite'; path: string; sync: 'normal' | 'full' }
-  | { driver: 'postgres'; url: string; schema?: string };
+  | ({ driver: 'sqlite'; path: string; sync: 'normal' | 'full' } & CommitTimeout)
+  | ({ driver: 'postgres'; url: string; schema?: string } & PostgresTimeouts & CommitTimeout);
 
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
