@@ -15,6 +15,8 @@ export const ErrorCodes = {
   RELAY_ERR_FORBIDDEN: 'client address not allowed',
   RELAY_ERR_RATE_LIMITED: 'too many requests',
   RELAY_ERR_UNAVAILABLE: 'relay is not accepting events right now',
+  // storage (a timeout is answered like RELAY_ERR_UNAVAILABLE: 503 with Retry-After)
+  RELAY_ERR_STORE_TIMEOUT: 'the store did not answer in time',
   // delivery
   RELAY_ERR_DELIVERY: 'the action failed',
 } as const;

@@ -238,23 +238,48 @@ export class Relay {
     this.watch();
   }
 
-  /** Graceful: refuse new events, let deliveries finish or put them back, close the store. */
-  async stop(): Promise<void> {
-    if (this.draining) return;
+  /**
+   * Graceful: refuse new events, let deliveries finish or put them back, close
+   * the store; all within `shutdownGrace`, whatever the store does. A step
+   * still waiting at the deadline (a frozen database) is abandoned: work it
+   * held is leased, so another instance or the next start takes it over.
+   * Resolves false when something was abandoned.
+   */
+  async stop(): Promise<boolean> {
+    if (this.draining) return true;
     this.draining = true;
+    const graceMs = this.config.server.shutdownGraceMs;
+    // A little under the grace, so the process exits (src/cli/serve.ts) within it.
+    const deadline = Date.now() + graceMs - Math.min(500, Math.floor(graceMs / 10));
+    // Deliveries get most of it; handing back and closing the store the rest.
+    const reserve = Math.min(2_000, Math.floor(graceMs / 4));
     this.unwatch?.();
     for (const t of this.timers) clearInterval(t);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const adminClosed = new Promise<void>((resolve) => (this.adminServer ? this.adminServer.close(() => resolve()) : resolve()));
     this.adminServer?.closeAllConnections();
     this.server.closeIdleConnections();
-    await this.deliverer.stop(this.config.server.shutdownGraceMs);
-    this.server.closeAllConnections();
-    await Promise.all([closed, adminClosed]);
-    await this.config.actions.close();
-    await this.store.close();
-    await this.limits.close();
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ['deliveries', () => this.deliverer.stop(Math.max(0, deadline - reserve - Date.now()))],
+      [
+        'http server',
+        () => {
+          this.server.closeAllConnections();
+          return Promise.all([closed, adminClosed]);
+        },
+      ],
+      ['actions', () => this.config.actions.close()],
+      ['store', () => this.store.close()],
+      ['rate-limit store', () => this.limits.close()],
+    ];
+    for (const [name, step] of steps) {
+      if (!(await settledBy(step(), deadline))) {
+        this.logger.warn({ step: name, graceMs }, 'shutdown grace over: exiting without waiting for the rest');
+        return false;
+      }
+    }
     this.logger.info('relay stopped');
+    return true;
   }
 
   private every(ms: number, task: () => Promise<void>): void {
@@ -268,5 +293,22 @@ export class Relay {
     }, ms);
     timer.unref();
     this.timers.push(timer);
+  }
+}
+
+/** Whether `work` settled (either way) by `deadline`; it is not awaited past it. */
+async function settledBy(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+  });
+  const done = work.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([done, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

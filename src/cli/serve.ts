@@ -17,6 +17,11 @@ export async function serve(file: string): Promise<void> {
     if (stopping) return;
     stopping = true;
     relay.logger.info({ signal }, 'shutting down');
+    // The backstop: stop() keeps within the grace, but nothing may keep the process past it.
+    setTimeout(() => {
+      relay.logger.error('shutdown grace over: exiting now');
+      process.exit(1);
+    }, relay.activeConfig.server.shutdownGraceMs).unref();
     relay.stop().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -107,10 +107,20 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   issues.push(...validateWith(structural(schema), raw, [], createAjv()));
   if (issues.length) fail([...issues, ...(await bestEffortActionIssues(raw, loaded.plugins, issues))]);
 
+  const s = raw.storage;
   const storage: StorageConfig =
-    raw.storage.driver === 'postgres'
-      ? { driver: 'postgres', url: raw.storage.url ?? '', ...(raw.storage.schema && { schema: raw.storage.schema }) }
-      : { driver: 'sqlite', path: resolve(dir, raw.storage.path), sync: raw.storage.sync };
+    s.driver === 'postgres'
+      ? {
+          driver: 'postgres',
+          url: s.url ?? '',
+          ...(s.schema && { schema: s.schema }),
+          commitTimeoutMs: toMs(s.commitTimeout),
+          connectTimeoutMs: toMs(s.connectTimeout),
+          queryTimeoutMs: toMs(s.queryTimeout),
+          idleTimeoutMs: toMs(s.idleTimeout),
+          keepAliveMs: s.keepAlive === false ? false : toMs(s.keepAlive),
+        }
+      : { driver: 'sqlite', path: resolve(dir, s.path), sync: s.sync, commitTimeoutMs: toMs(s.commitTimeout) };
   const limiterFactory = options.limiters?.(storage);
   const sources = new Map<string, CompiledSource>();
   for (const [name, cfg] of Object.entries(raw.sources)) {

@@ -158,6 +158,16 @@ export function buildConfigSchema(
           url: { type: 'string', description: 'PostgreSQL connection URL (driver: postgres), e.g. postgres://relay@db:5432/relay.' },
           schema: { type: 'string', pattern: '^[a-z_][a-z0-9_]*$', description: 'PostgreSQL schema for Relay\'s tables (created if missing); default: the search_path.' },
           retention: { ...durationSchema, default: '7d', description: 'Finished events older than this are pruned.' },
+          commitTimeout: { ...durationSchema, default: '5s', description: 'How long an incoming event (or a recorded attempt) waits for its commit; past it the sender gets 503 with Retry-After and, on PostgreSQL, the stuck connection is discarded. Keep it under your senders\' timeouts.' },
+          connectTimeout: { ...durationSchema, default: '5s', description: 'PostgreSQL: opening a connection, and waiting for a free one in the pool.' },
+          queryTimeout: { ...durationSchema, default: '30s', description: 'PostgreSQL: longest wait for one statement\'s answer; also the server\'s statement_timeout and idle_in_transaction_session_timeout.' },
+          idleTimeout: { ...durationSchema, default: '10s', description: 'PostgreSQL: an idle pooled connection is closed after this long.' },
+          keepAlive: {
+            'x-expected': 'a duration like 10s, or false',
+            description: 'PostgreSQL: TCP keepalive, the idle time before the first probe (finds a database that vanished without closing the connection); false turns it off.',
+            default: '10s',
+            anyOf: [...durationSchema.anyOf, { const: false }],
+          },
         },
       },
       delivery: {

@@ -67,6 +67,11 @@ export interface RawConfig {
     url?: string;
     schema?: string;
     retention: Duration;
+    commitTimeout: Duration;
+    connectTimeout: Duration;
+    queryTimeout: Duration;
+    idleTimeout: Duration;
+    keepAlive: Duration | false;
   };
   delivery: { concurrency: number; timeout: Duration; lease: Duration; retry: RetryConfig };
   log: { level: string };

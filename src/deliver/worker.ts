@@ -126,7 +126,7 @@ export class Deliverer {
       }
       if (late.length > 0) {
         this.logger.warn({ deliveries: late.map((r) => r.delivery.id) }, 'grace period over: releasing in-flight deliveries');
-        await this.release(late.map((r) => r.delivery.id));
+        await this.release(late.map((r) => r.delivery));
       }
       await this.settled();
     })();
@@ -170,7 +170,7 @@ export class Deliverer {
       skipTargets: this.skipTargets(claimNow),
     });
     if (this.stopping) {
-      await this.release(claimed.map((d) => d.id));
+      await this.release(claimed);
       return;
     }
     const handBack = this.dispatch(claimed, claimNow);
@@ -179,9 +179,9 @@ export class Deliverer {
   }
 
   /** Starts what may start; returns the ids to hand back (action full, or circuit not admitting). */
-  private dispatch(claimed: ClaimedDelivery[], now: number): number[] {
+  private dispatch(claimed: ClaimedDelivery[], now: number): ClaimedDelivery[] {
     const catalog = this.catalog();
-    const handBack: number[] = [];
+    const handBack: ClaimedDelivery[] = [];
     for (const d of claimed) {
       const action = catalog.get(d.rule, d.action);
       if (!action) {
@@ -192,10 +192,10 @@ export class Deliverer {
       const limit = Math.max(1, action.policy.concurrency);
       // Limit first: admit() spends a half-open circuit's single trial.
       if ((this.perAction.get(key) ?? 0) >= limit) {
-        handBack.push(d.id);
+        handBack.push(d);
         addTo(this.held, key, d.target);
       } else if (!this.breaker.admit(d.target, now)) {
-        handBack.push(d.id);
+        handBack.push(d);
       } else {
         this.track(d, key, limit, (r) => this.attempt(r, action));
       }
@@ -270,7 +270,10 @@ export class Deliverer {
 
   private async record(d: ClaimedDelivery, record: AttemptRecord, next: DeliveryNext, meta: { plugin: string; attempt: number }): Promise<void> {
     try {
-      await this.store.finish(d.id, record, next);
+      // Fenced: if our lease lapsed and another claim took the delivery, this result is not recorded.
+      if ((await this.store.finish(d, record, next)) === 'stale') {
+        this.logger.warn({ deliveryId: d.id, outcome: record.outcome }, 'stale result dropped: the lease passed to another claim');
+      }
     } catch (err) {
       // The lease runs out and the delivery is claimed again: at-least-once, never lost.
       this.logger.error({ err, deliveryId: d.id }, 'recording the attempt failed');
@@ -352,13 +355,14 @@ export class Deliverer {
     });
   }
 
-  private async release(ids: number[]): Promise<void> {
-    if (ids.length === 0) return;
+  private async release(leases: ClaimedDelivery[]): Promise<void> {
+    if (leases.length === 0) return;
     try {
-      await this.store.release(ids);
+      const stale = await this.store.release(leases);
+      for (const deliveryId of stale) this.logger.warn({ deliveryId }, 'stale release dropped: the lease passed to another claim');
     } catch (err) {
       // Their leases lapse and they are claimed again: nothing is lost.
-      this.logger.error({ err, deliveries: ids }, 'releasing deliveries failed');
+      this.logger.error({ err, deliveries: leases.map((d) => d.id) }, 'releasing deliveries failed');
     }
   }
 

@@ -26,7 +26,8 @@ export function healthRoutes(deps: HealthDeps): Koa.Middleware {
     if (deps.draining()) return 'draining';
     if (!deps.config()) return 'no config loaded';
     try {
-      await withTimeout(deps.store.ping(), timeoutMs);
+      // The store bounds the ping too, discarding a connection that did not answer.
+      await withTimeout(deps.store.ping(timeoutMs), timeoutMs);
     } catch (err) {
       deps.logger?.warn({ err }, 'readiness: store ping failed');
       return 'store unreachable';

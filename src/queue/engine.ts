@@ -132,7 +132,7 @@ export interface Engine {
    * upgrade). Bodies may be run again on a transient conflict, so they must
    * not have side effects outside the database.
    */
-  write<T>(body: () => Step<T>): Promise<T>;
+  write<T>(body: () => Step<T>, options?: WriteOptions): Promise<T>;
   /**
    * Runs a body that only reads: on SQLite in one snapshot, on PostgreSQL
    * statement by statement (each sees what was committed when it started).
@@ -142,8 +142,20 @@ export interface Engine {
   broadcast(): void;
   /** Hears other instances' broadcasts; returns an unsubscribe. */
   listen(listener: () => void): () => void;
-  ping(): Promise<void>;
+  /** Within timeoutMs, or rejects, discarding a connection that did not answer. */
+  ping(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface WriteOptions {
+  /**
+   * When the caller stops waiting (ms since the epoch). PostgreSQL: each
+   * statement may run only until then, and a connection that did not answer
+   * in time is discarded (its transaction dies with it), so a frozen network
+   * costs one connection, not every later commit. SQLite runs a transaction
+   * synchronously and never waits on a network: it ignores the deadline.
+   */
+  deadline?: number;
 }
 
 /** A Kysely that compiles for the dialect and can execute nothing. */

@@ -8,13 +8,17 @@ import type { StorageConfig, Store } from './store.js';
 
 export type * from './store.js';
 
+/** Default of `storage.commitTimeout`: under common webhook senders' own timeouts (GitHub: 10 s). */
+export const DEFAULT_COMMIT_TIMEOUT_MS = 5_000;
+
 /** Opens the store; `migrate: false` leaves the schema to the caller (`relay migrate` reports what it applied). */
 export async function openStore(config: StorageConfig, options: { migrate?: boolean } = {}): Promise<Store> {
+  const { commitTimeoutMs, ...engineConfig } = config;
   const engine: Engine =
-    config.driver === 'sqlite'
-      ? openSqlite({ path: config.path, sync: config.sync })
-      : openPostgres(config.schema !== undefined ? { url: config.url, schema: config.schema } : { url: config.url });
-  const store = new SqlStore(engine);
+    engineConfig.driver === 'sqlite'
+      ? openSqlite({ path: engineConfig.path, sync: engineConfig.sync })
+      : openPostgres(engineConfig);
+  const store = new SqlStore(engine, { commitTimeoutMs: commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS });
   if (options.migrate === false) return store;
   try {
     await store.migrate();

@@ -1,6 +1,12 @@
 // A delivery's lease: claim takes due deliveries for one worker until the
 // lease ends; finish records an attempt and moves the delivery on; release
 // and recover put leased deliveries back without an attempt.
+//
+// Fencing: every claim bumps the row's lease_generation and hands out
+// (claimed_by, generation) as the lease token. finish and release change a row
+// only while it still carries that token, so a worker whose lease lapsed (it
+// stalled, and another worker claimed and finished the delivery) cannot
+// overwrite the newer result or free the newer claimer's lease.
 
 import { all, exec, first, raw, type Engine, type Step } from './engine.js';
 import {
@@ -12,14 +18,14 @@ import {
   type FinishParams,
   type StoreContext,
 } from './queries.js';
-import type { ClaimedDelivery, ClaimOptions, StoredEvent } from './store.js';
+import type { ClaimedDelivery, ClaimOptions, LeaseToken, StoredEvent } from './store.js';
 
 // SQLite's claim (see claimSqlite): fixed texts, so each is prepared once.
 const SQLITE_DUE_BASE = `select id from deliveries where next_at <= ? and status in ('pending', 'failed')`;
 const SQLITE_DUE = `${SQLITE_DUE_BASE} order by next_at limit ?`;
 const SQLITE_DUE_SKIP = `${SQLITE_DUE_BASE} and target not in (select value from json_each(?)) order by next_at limit ?`;
-const SQLITE_CLAIM_ONE = `update deliveries set claimed_by = ?, lease_until = ?, next_at = ?, batch_open = null, updated_at = ?
-  where id = ? returning id, rule, action, target, attempts, event_seq`;
+const SQLITE_CLAIM_ONE = `update deliveries set claimed_by = ?, lease_generation = lease_generation + 1, lease_until = ?,
+  next_at = ?, batch_open = null, updated_at = ? where id = ? returning id, rule, action, target, attempts, event_seq, lease_generation`;
 const EVENT_COLUMNS = 'e.seq, e.event_id, e.source, e.type, e.received_at, e.headers, e.body, e.matched';
 const SQLITE_EVENT = `select ${EVENT_COLUMNS} from events e where e.seq = ?`;
 const SQLITE_BATCH_EVENTS = `select ${EVENT_COLUMNS} from batch_members m join events e on e.seq = m.event_seq
@@ -32,6 +38,7 @@ interface ClaimedRow {
   target: string;
   attempts: number;
   event_seq: number | null;
+  lease_generation: number;
 }
 
 /**
@@ -58,6 +65,8 @@ export function* claimSqlite(o: ClaimOptions): Step<ClaimedDelivery[]> {
         : yield* all(raw<EventRow>(SQLITE_BATCH_EVENTS, [row.id]));
     out.push({
       id: row.id,
+      claimedBy: o.worker,
+      generation: row.lease_generation,
       rule: row.rule,
       action: row.action,
       target: row.target,
@@ -86,6 +95,8 @@ export async function claimPostgres(engine: Engine, ctx: StoreContext, o: ClaimO
   }
   return rows.map((r) => ({
     id: r.id,
+    claimedBy: o.worker,
+    generation: r.lease_generation,
     rule: r.rule,
     action: r.action,
     target: r.target,
@@ -113,9 +124,16 @@ function* claimSteps(ctx: StoreContext, o: ClaimOptions) {
   const claimed = yield* all(
     db
       .updateTable('deliveries')
-      .set({ claimed_by: o.worker, lease_until: leaseEnd, next_at: leaseEnd, batch_open: null, updated_at: o.now })
+      .set((eb) => ({
+        claimed_by: o.worker,
+        lease_generation: eb('lease_generation', '+', 1),
+        lease_until: leaseEnd,
+        next_at: leaseEnd,
+        batch_open: null,
+        updated_at: o.now,
+      }))
       .where('id', 'in', ids)
-      .returning(['id', 'rule', 'action', 'target', 'attempts']),
+      .returning(['id', 'rule', 'action', 'target', 'attempts', 'lease_generation']),
   );
   const order = new Map(ids.map((id, i) => [id, i]));
   return claimed.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
@@ -150,35 +168,48 @@ function* eventsOf(ctx: StoreContext, ids: number[]) {
   return out;
 }
 
-export function* finishSteps(ctx: StoreContext, items: FinishParams[]): Step<void> {
+/** Returns, per item, whether its lease token still matched (and so the attempt was recorded). */
+export function* finishSteps(ctx: StoreContext, items: FinishParams[]): Step<boolean[]> {
   if (ctx.dialect === 'postgres') {
-    yield* refreshEvents(ctx.db, yield* finishBulk(items));
-    return;
+    const { recorded, seqs } = yield* finishBulk(items);
+    yield* refreshEvents(ctx.db, seqs);
+    return items.map((_, i) => recorded.has(i));
   }
   const q = ctx.q;
+  const out: boolean[] = [];
   for (const f of items) {
     const row = yield* first(q.finish.bind(f));
-    // An unknown id (its event pruned by an operator meanwhile): nothing to record.
+    out.push(row !== undefined);
+    // Stale token, or an unknown id (its event pruned meanwhile): nothing to record.
     if (row === undefined) continue;
     yield* exec(q.addAttempt.bind({ ...f, n: row.attempts }));
     if (row.event_seq !== null) yield* exec(q.refreshSeq.bind({ seq: row.event_seq }));
     else yield* exec(q.refreshOne.bind(f));
   }
+  return out;
 }
 
-export function* releaseSteps(ctx: StoreContext, deliveryIds: readonly number[], now: number): Step<number> {
-  let changed = 0;
-  for (const chunk of chunks(deliveryIds)) {
-    changed += yield* exec(
+/** Returns the ids it released: those whose lease token still matched. */
+export function* releaseSteps(ctx: StoreContext, leases: readonly LeaseToken[], now: number): Step<number[]> {
+  const released: number[] = [];
+  // A third of CHUNK: three parameters per lease.
+  for (const chunk of chunks(leases, 150)) {
+    const rows = yield* all(
       ctx.db
         .updateTable('deliveries')
         .set({ lease_until: null, claimed_by: null, next_at: now, updated_at: now })
-        .where('id', 'in', chunk)
-        .where('lease_until', 'is not', null)
-        .where('next_at', 'is not', null),
+        .where((eb) =>
+          eb.or(
+            chunk.map((l) =>
+              eb.and([eb('id', '=', l.id), eb('claimed_by', '=', l.claimedBy), eb('lease_generation', '=', l.generation)]),
+            ),
+          ),
+        )
+        .returning('id'),
     );
+    for (const r of rows) released.push(r.id);
   }
-  return changed;
+  return released;
 }
 
 export function* recoverSteps(ctx: StoreContext, workerPrefix: string, now: number): Step<number> {

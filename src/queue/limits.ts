@@ -11,6 +11,7 @@ import { RateLimiterPostgres } from 'rate-limiter-flexible';
 
 import type { LimiterFactory } from '../ingest/rate-limit.js';
 import { assertSchemaName, RATE_LIMITS_TABLE } from './migrations.js';
+import { connectionSettings, type PostgresTimeouts } from './postgres.js';
 import type { StorageConfig } from './store.js';
 
 /** One consume is one short query; a few connections serve a busy instance. */
@@ -32,20 +33,25 @@ export function limiterStores(): LimiterStores {
   let chosen: { factory: LimiterFactory; close(): Promise<void> } | null | undefined;
   return {
     pick(storage) {
-      chosen ??= storage.driver === 'postgres' ? postgresLimiters(storage.url, storage.schema) : null;
+      chosen ??= storage.driver === 'postgres' ? postgresLimiters(storage.url, storage.schema, storage) : null;
       return chosen?.factory;
     },
     close: async () => chosen?.close(),
   };
 }
 
-export function postgresLimiters(url: string, schema?: string): { factory: LimiterFactory; close(): Promise<void> } {
+export function postgresLimiters(
+  url: string,
+  schema?: string,
+  timeouts: PostgresTimeouts = {},
+): { factory: LimiterFactory; close(): Promise<void> } {
   if (schema !== undefined) assertSchemaName(schema);
   // Opened at the first limiter: a config without rate limits holds no connections.
   let pool: pg.Pool | undefined;
   const factory: LimiterFactory = (options) => {
     if (pool === undefined) {
-      pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: 5_000 });
+      // The store's timeouts: a frozen database answers the request with 503, never leaves it hanging.
+      pool = new pg.Pool({ ...connectionSettings(timeouts), connectionString: url, max: POOL_SIZE });
       // An idle client losing its server must not crash the process; the next query reconnects.
       pool.on('error', () => {});
     }

@@ -124,6 +124,13 @@ export const migrations: readonly Migration[] = [
     // What each attempt sent and what it got back, as JSON: read per event, never queried.
     up: () => [`alter table attempts add column response text`, `alter table attempts add column request text`],
   },
+  {
+    version: 6,
+    name: 'lease-generation',
+    // The fencing token's second half (see LeaseToken): every claim bumps it,
+    // so a lapsed claimer's finish or release no longer matches the row.
+    up: () => [`alter table deliveries add column lease_generation integer not null default 0`],
+  },
 ];
 
 export const LATEST_VERSION = Math.max(...migrations.map((m) => m.version));

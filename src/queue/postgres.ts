@@ -1,20 +1,59 @@
 // The PostgreSQL engine: a pg Pool whose connections use the configured
 // schema, transactions retried on deadlock/serialisation failure, and
 // LISTEN/NOTIFY so idle workers in every instance wake when work arrives.
+//
+// Nothing waits on the network without a bound: connecting, checking a
+// connection out of the pool and every statement have timeouts, TCP
+// keepalive finds dead peers, and a connection that failed without a SQL
+// error (a timeout, a reset) is discarded, never reused.
 
 import { randomUUID } from 'node:crypto';
 
 import pg from 'pg';
 
-import { compiler, driveAsync, type Engine, type Query, type QueryResult, type Step } from './engine.js';
+import { compiler, driveAsync, type Engine, type Query, type QueryResult, type Step, type WriteOptions } from './engine.js';
 import { assertSchemaName } from './migrations.js';
+import { beforeDeadline, StoreTimeoutError } from './timeout.js';
 
-export interface PostgresOptions {
+/** Timeouts of the pool's connections, in ms (`storage.*Timeout` in the config). */
+export interface PostgresTimeouts {
+  /** Opening a connection, and waiting for a free one in the pool; default 5 s. */
+  connectTimeoutMs?: number;
+  /**
+   * Longest wait for a statement's answer (client side), and PostgreSQL's
+   * statement_timeout and idle_in_transaction_session_timeout (server side,
+   * so the server also gives up on work the client abandoned); default 30 s.
+   */
+  queryTimeoutMs?: number;
+  /** An idle pooled connection is closed after this long; default 10 s. */
+  idleTimeoutMs?: number;
+  /** TCP keepalive's idle time before the first probe, or false for none; default 10 s. */
+  keepAliveMs?: number | false;
+}
+
+export interface PostgresOptions extends PostgresTimeouts {
   url: string;
   schema?: string;
   /** Pool size; default 10. */
   max?: number;
 }
+
+export const PG_DEFAULTS = { connectTimeoutMs: 5_000, queryTimeoutMs: 30_000, idleTimeoutMs: 10_000, keepAliveMs: 10_000 } as const;
+
+/** pg's client settings for these timeouts (shared with the rate-limit pool, src/queue/limits.ts). */
+export function connectionSettings(o: PostgresTimeouts): pg.ClientConfig {
+  const query = o.queryTimeoutMs ?? PG_DEFAULTS.queryTimeoutMs;
+  const keepAlive = o.keepAliveMs ?? PG_DEFAULTS.keepAliveMs;
+  return {
+    connectionTimeoutMillis: o.connectTimeoutMs ?? PG_DEFAULTS.connectTimeoutMs,
+    query_timeout: query,
+    statement_timeout: query,
+    idle_in_transaction_session_timeout: query,
+    ...(keepAlive === false ? { keepAlive: false } : { keepAlive: true, keepAliveInitialDelayMillis: keepAlive }),
+  };
+}
+
+type TimedQuery = pg.QueryConfig & { query_timeout?: number };
 
 const CHANNEL = 'relay_deliveries';
 const INT8 = 20;
@@ -37,12 +76,14 @@ function sqlState(err: unknown): string | undefined {
 
 export function openPostgres(options: PostgresOptions): Engine {
   if (options.schema !== undefined) assertSchemaName(options.schema);
-  const connection = {
+  const queryTimeoutMs = options.queryTimeoutMs ?? PG_DEFAULTS.queryTimeoutMs;
+  const connection: pg.ClientConfig = {
     connectionString: options.url,
     types,
+    ...connectionSettings(options),
     ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
   };
-  const pool = new pg.Pool({ ...connection, max: options.max ?? 10 });
+  const pool = new pg.Pool({ ...connection, max: options.max ?? 10, idleTimeoutMillis: options.idleTimeoutMs ?? PG_DEFAULTS.idleTimeoutMs });
   // An idle client that loses its server emits here; unhandled, it would
   // crash the process. The next checkout simply opens a new connection.
   pool.on('error', () => {});
@@ -55,27 +96,54 @@ export function openPostgres(options: PostgresOptions): Engine {
   let closed = false;
 
   const toResult = (res: pg.QueryResult): QueryResult => ({ rows: res.rows, changes: res.rowCount ?? 0 });
-  const onClient = (client: pg.PoolClient) => (q: Query) => {
-    const values = q.parameters as unknown[];
-    return client
-      .query(q.name !== undefined ? { name: q.name, text: q.sql, values } : { text: q.sql, values })
-      .then(toResult);
-  };
 
-  async function transaction<T>(body: () => Step<T>, begin: string): Promise<T> {
+  /** Runs one statement, answered by the deadline (if any) or it fails with StoreTimeoutError. */
+  async function run(client: pg.PoolClient, q: Query, deadline: number | undefined): Promise<QueryResult> {
+    const left = deadline === undefined ? queryTimeoutMs : Math.min(queryTimeoutMs, deadline - Date.now());
+    if (left <= 0) throw new StoreTimeoutError('answer before the deadline');
+    const config: TimedQuery = { text: q.sql, values: q.parameters as unknown[], query_timeout: left };
+    if (q.name !== undefined) config.name = q.name;
+    return toResult(await client.query(config));
+  }
+
+  /** A pooled connection by the deadline; one that arrives later goes back to the pool. */
+  async function checkout(deadline: number | undefined): Promise<pg.PoolClient> {
+    const pending = pool.connect();
+    if (deadline === undefined) return pending;
+    let abandoned = false;
+    pending.then(
+      (late) => {
+        if (abandoned) late.release();
+      },
+      () => {},
+    );
+    return beforeDeadline(pending, deadline, () => {
+      abandoned = true;
+      return new StoreTimeoutError('provide a connection before the deadline');
+    });
+  }
+
+  async function transaction<T>(body: () => Step<T>, begin: string, deadline?: number): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await pool.connect();
+      const client = await checkout(deadline);
       let broken: Error | undefined;
       try {
-        await client.query(begin);
-        const result = await driveAsync(body(), onClient(client));
-        await client.query('commit');
+        await run(client, { sql: begin, parameters: [] }, deadline);
+        const result = await driveAsync(body(), (q) => run(client, q, deadline));
+        await run(client, { sql: 'commit', parameters: [] }, deadline);
         return result;
       } catch (err) {
-        try {
-          await client.query('rollback');
-        } catch (rollbackErr) {
-          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        if (sqlState(err) === undefined) {
+          // No SQL error: a timeout or a broken connection. Its state is
+          // unknown (a statement may still be running, an answer may arrive
+          // late), so it is discarded rather than rolled back and reused.
+          broken = err instanceof Error ? err : new Error(String(err));
+        } else {
+          try {
+            await run(client, { sql: 'rollback', parameters: [] }, undefined);
+          } catch (rollbackErr) {
+            broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+          }
         }
         if (attempt < MAX_TRIES && RETRYABLE.has(sqlState(err) ?? '')) continue;
         throw err;
@@ -121,15 +189,19 @@ export function openPostgres(options: PostgresOptions): Engine {
     dialect: 'postgres',
     db: compiler('postgres'),
     schema: options.schema,
-    write: (body) => transaction(body, 'begin'),
+    write: (body, o?: WriteOptions) => transaction(body, 'begin', o?.deadline),
     // Each statement sees committed data; the store's reads need no snapshot
     // across statements, so they skip BEGIN/COMMIT round trips.
     async read(body) {
       const client = await pool.connect();
+      let broken: Error | undefined;
       try {
-        return await driveAsync(body(), onClient(client));
+        return await driveAsync(body(), (q) => run(client, q, undefined));
+      } catch (err) {
+        if (sqlState(err) === undefined) broken = err instanceof Error ? err : new Error(String(err));
+        throw err;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     broadcast() {
@@ -143,8 +215,18 @@ export function openPostgres(options: PostgresOptions): Engine {
         listeners.delete(cb);
       };
     },
-    async ping() {
-      await pool.query('select 1');
+    async ping(timeoutMs?: number) {
+      const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+      const client = await checkout(deadline);
+      let broken: Error | undefined;
+      try {
+        await run(client, { sql: 'select 1', parameters: [] }, deadline);
+      } catch (err) {
+        broken = err instanceof Error ? err : new Error(String(err));
+        throw err;
+      } finally {
+        client.release(broken);
+      }
     },
     async close() {
       if (closed) return;
@@ -152,7 +234,11 @@ export function openPostgres(options: PostgresOptions): Engine {
       if (reconnect !== undefined) clearTimeout(reconnect);
       const l = listener;
       listener = undefined;
-      await Promise.all([l?.end().catch(() => {}), pool.end()]);
+      // A connection whose server went silent never says goodbye: bounded (by
+      // the connect timeout), so a shutdown with a frozen database still ends.
+      const bound = options.connectTimeoutMs ?? PG_DEFAULTS.connectTimeoutMs;
+      const ended = Promise.all([l?.end().catch(() => {}), pool.end()]);
+      await beforeDeadline(ended, Date.now() + bound, () => new StoreTimeoutError(`close within ${bound}ms`)).catch(() => {});
     },
   };
 }

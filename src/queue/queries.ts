@@ -176,8 +176,9 @@ export function hotQueries(db: Kysely<Database>) {
     addMember: new Prepared<{ id: number; seq: number }, never>((p) =>
       db.insertInto('batch_members').values({ delivery_id: p('id'), event_seq: p('seq') }),
     ),
+    // Changes the row only while the claim's token (claimed_by, generation) holds.
     finish: new Prepared<
-      { id: number; status: DeliveryStatus; nextAt: number | null; error: string | null; now: number },
+      Pick<FinishParams, 'id' | 'claimedBy' | 'generation' | 'status' | 'nextAt' | 'error' | 'now'>,
       { attempts: number; event_seq: number | null }
     >((p) =>
       db
@@ -192,6 +193,8 @@ export function hotQueries(db: Kysely<Database>) {
           updated_at: p('now'),
         }))
         .where('id', '=', p('id'))
+        .where('claimed_by', '=', p('claimedBy'))
+        .where('lease_generation', '=', p('generation'))
         .returning(['attempts', 'event_seq']),
     ),
     addAttempt: new Prepared<
@@ -306,6 +309,9 @@ export function* insertDeliveriesBulk(rows: SingleDelivery[]): Step<void> {
 /** One finish() call, flattened for the statements below. */
 export interface FinishParams {
   id: number;
+  /** The lease token the caller holds (see LeaseToken). */
+  claimedBy: string;
+  generation: number;
   status: DeliveryStatus;
   nextAt: number | null;
   error: string | null;
@@ -324,29 +330,35 @@ export interface FinishParams {
 // status must be refreshed. That refresh is a second statement: a
 // data-modifying CTE's changes are invisible to the rest of its statement.
 // `d.id = any($1)` keeps the pkey index in use even when the planner's
-// statistics are stale (a freshly filled table).
-const PG_FINISH = `with f (id, status, next_at, error, now, started_at, duration_ms, outcome, http_status, response, request) as (
+// statistics are stale (a freshly filled table). A row changes only while its
+// lease token matches; `i` (the item's ordinal) says which items did.
+const PG_FINISH = `with f (id, status, next_at, error, now, started_at, duration_ms, outcome, http_status, response, request,
+      claimed_by, generation, i) as (
     select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
-      $7::integer[], $8::text[], $9::integer[], $10::text[], $11::text[])
+      $7::integer[], $8::text[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::integer[]) with ordinality
   ), u as (
     update deliveries d
     set attempts = d.attempts + 1, status = f.status, next_at = f.next_at, lease_until = null,
       claimed_by = null, last_error = f.error, updated_at = f.now
     from f where d.id = f.id and d.id = any($1::bigint[])
-    returning d.id, d.attempts, d.event_seq
+      and d.claimed_by = f.claimed_by and d.lease_generation = f.generation
+    returning d.id, d.attempts, d.event_seq, f.i
   ), a as (
     insert into attempts (delivery_id, n, started_at, duration_ms, outcome, status, error, response, request)
     select u.id, u.attempts, f.started_at, f.duration_ms, f.outcome, f.http_status, f.error, f.response, f.request
-    from u join f on f.id = u.id
+    from u join f on f.i = u.i
   )
-  select event_seq as seq from u where event_seq is not null
-  union
-  select m.event_seq from batch_members m where m.delivery_id in (select id from u)`;
+  select u.i, u.event_seq as seq from u
+  union all
+  select u.i, m.event_seq from u join batch_members m on m.delivery_id = u.id`;
 
-/** Finishes a group of deliveries in one statement; returns the seqs of their events. */
-export function* finishBulk(items: FinishParams[]): Step<number[]> {
+/**
+ * Finishes a group of deliveries in one statement; returns which items (by
+ * index) still held their lease, and the seqs of the events to refresh.
+ */
+export function* finishBulk(items: FinishParams[]): Step<{ recorded: Set<number>; seqs: number[] }> {
   const rows = yield* all(
-    raw<{ seq: number }>(
+    raw<{ i: number; seq: number | null }>(
       PG_FINISH,
       [
         items.map((f) => f.id),
@@ -360,11 +372,15 @@ export function* finishBulk(items: FinishParams[]): Step<number[]> {
         items.map((f) => f.httpStatus),
         items.map((f) => f.response),
         items.map((f) => f.request),
+        items.map((f) => f.claimedBy),
+        items.map((f) => f.generation),
       ],
       statementName(PG_FINISH),
     ),
   );
-  return rows.map((r) => r.seq);
+  const seqs = new Set<number>();
+  for (const r of rows) if (r.seq !== null) seqs.add(r.seq);
+  return { recorded: new Set(rows.map((r) => Number(r.i) - 1)), seqs: [...seqs] };
 }
 
 export type HotQueries = ReturnType<typeof hotQueries>;

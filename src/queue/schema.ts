@@ -41,6 +41,8 @@ export interface DeliveriesTable {
   next_at: number | null;
   lease_until: number | null;
   claimed_by: string | null;
+  /** Bumped by every claim (migration 6): with claimed_by, the lease's fencing token. */
+  lease_generation: ColumnType<number, number | undefined, number>;
   last_error: string | null;
   batch_key: string | null;
   /** 1 while the batch accepts members, else null (a partial unique index keeps one open batch per key). */

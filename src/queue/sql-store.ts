@@ -30,7 +30,9 @@ import type {
   EventDetail,
   EventFilter,
   EventSummary,
+  FinishResult,
   IngestOutcome,
+  LeaseToken,
   MigrationResult,
   NewEvent,
   PlannedDelivery,
@@ -51,13 +53,20 @@ export class SqlStore implements Store {
     duplicates: 0,
     finishTransactions: 0,
   };
-  private readonly ingests = new GroupCommit<IngestItem, IngestOutcome>((items) => this.flushIngest(items));
-  private readonly finishes = new GroupCommit<FinishParams, void>((items) => this.flushFinish(items));
+  private readonly ingests: GroupCommit<IngestItem, IngestOutcome>;
+  private readonly finishes: GroupCommit<FinishParams, FinishResult>;
   private closed = false;
 
-  constructor(private readonly engine: Engine) {
+  /** @param options.commitTimeoutMs how long ingest and finish wait for their group commit (none when unset). */
+  constructor(
+    private readonly engine: Engine,
+    options: { commitTimeoutMs?: number } = {},
+  ) {
     this.driver = engine.dialect;
     this.ctx = { dialect: engine.dialect, db: engine.db, q: hotQueries(engine.db), schema: engine.schema };
+    const group = options.commitTimeoutMs !== undefined ? { timeoutMs: options.commitTimeoutMs } : {};
+    this.ingests = new GroupCommit((items, deadline) => this.flushIngest(items, deadline), group);
+    this.finishes = new GroupCommit((items, deadline) => this.flushFinish(items, deadline), group);
   }
 
   migrate(): Promise<MigrationResult> {
@@ -81,8 +90,8 @@ export class SqlStore implements Store {
     });
   }
 
-  private async flushIngest(items: IngestItem[]): Promise<IngestOutcome[]> {
-    const outcomes = await this.engine.write(() => ingestSteps(this.ctx, items));
+  private async flushIngest(items: IngestItem[], deadline: number | undefined): Promise<IngestOutcome[]> {
+    const outcomes = await this.engine.write(() => ingestSteps(this.ctx, items), { deadline });
     this.counters.ingestTransactions++;
     let queued = false;
     outcomes.forEach((o, i) => {
@@ -102,10 +111,12 @@ export class SqlStore implements Store {
     return claimPostgres(this.engine, this.ctx, options);
   }
 
-  finish(deliveryId: number, attempt: AttemptRecord, next: DeliveryNext): Promise<void> {
+  finish(lease: LeaseToken, attempt: AttemptRecord, next: DeliveryNext): Promise<FinishResult> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
     return this.finishes.submit({
-      id: deliveryId,
+      id: lease.id,
+      claimedBy: lease.claimedBy,
+      generation: lease.generation,
       status: next.status,
       nextAt: next.status === 'failed' ? next.nextAt : null,
       error: attempt.error ?? null,
@@ -119,16 +130,17 @@ export class SqlStore implements Store {
     });
   }
 
-  private async flushFinish(items: FinishParams[]): Promise<void[]> {
-    await this.engine.write(() => finishSteps(this.ctx, items));
+  private async flushFinish(items: FinishParams[], deadline: number | undefined): Promise<FinishResult[]> {
+    const recorded = await this.engine.write(() => finishSteps(this.ctx, items), { deadline });
     this.counters.finishTransactions++;
-    return items.map(() => undefined);
+    return recorded.map((ok) => (ok ? 'recorded' : 'stale'));
   }
 
-  async release(deliveryIds: readonly number[]): Promise<void> {
-    if (deliveryIds.length === 0) return;
-    const changed = await this.engine.write(() => releaseSteps(this.ctx, deliveryIds, Date.now()));
-    if (changed > 0) this.notify();
+  async release(leases: readonly LeaseToken[]): Promise<number[]> {
+    if (leases.length === 0) return [];
+    const released = new Set(await this.engine.write(() => releaseSteps(this.ctx, leases, Date.now())));
+    if (released.size > 0) this.notify();
+    return leases.filter((l) => !released.has(l.id)).map((l) => l.id);
   }
 
   async recover(workerPrefix: string): Promise<number> {
@@ -228,8 +240,8 @@ export class SqlStore implements Store {
     return { ...this.counters };
   }
 
-  async ping(): Promise<void> {
-    await this.engine.ping();
+  async ping(timeoutMs?: number): Promise<void> {
+    await this.engine.ping(timeoutMs);
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@
 
 import type { Headers } from '../event.js';
 import type { DeliveryRequest, DeliveryResponse } from '../plugin.js';
+import type { PostgresTimeouts } from './postgres.js';
 
 export type DeliveryStatus = 'pending' | 'failed' | 'delivered' | 'dead';
 /** An event's status is the worst of its deliveries': dead > failed > pending > delivered. */
@@ -47,8 +48,25 @@ export interface StoredEvent {
   matched: string[];
 }
 
-export interface ClaimedDelivery {
+/**
+ * A claim's fencing token. finish() and release() change a delivery only while
+ * its row still carries this token: once the lease has lapsed and another
+ * claim took the delivery (or replay reset it), an earlier claimer's late
+ * result is dropped instead of overwriting the newer one.
+ */
+export interface LeaseToken {
+  /** The delivery. */
   id: number;
+  /** The worker that claimed it (ClaimOptions.worker). */
+  claimedBy: string;
+  /** The delivery's lease generation: bumped by every claim of it. */
+  generation: number;
+}
+
+/** `stale`: the token no longer matched, so nothing was recorded. */
+export type FinishResult = 'recorded' | 'stale';
+
+export interface ClaimedDelivery extends LeaseToken {
   rule: string;
   action: string;
   target: string;
@@ -210,9 +228,14 @@ export interface StoreStats {
   finishTransactions: number;
 }
 
+/** How long an ingest or finish may wait for its group commit (ms); default 5 s. */
+export interface CommitTimeout {
+  commitTimeoutMs?: number;
+}
+
 export type StorageConfig =
-  | { driver: 'sqlite'; path: string; sync: 'normal' | 'full' }
-  | { driver: 'postgres'; url: string; schema?: string };
+  | ({ driver: 'sqlite'; path: string; sync: 'normal' | 'full' } & CommitTimeout)
+  | ({ driver: 'postgres'; url: string; schema?: string } & PostgresTimeouts & CommitTimeout);
 
 export interface Store {
   readonly driver: 'sqlite' | 'postgres';
@@ -227,12 +250,17 @@ export interface Store {
   /** Claims due deliveries under a lease; safe with many workers in many processes. */
   claim(options: ClaimOptions): Promise<ClaimedDelivery[]>;
   /**
-   * Records an attempt and moves the delivery on, releasing the lease.
+   * Records an attempt and moves the delivery on, releasing the lease, if the
+   * lease token still matches; otherwise records nothing and returns 'stale'.
    * Concurrent calls share one transaction, like ingest.
    */
-  finish(deliveryId: number, attempt: AttemptRecord, next: DeliveryNext): Promise<void>;
-  /** Puts claimed deliveries back without recording an attempt (graceful shutdown). */
-  release(deliveryIds: readonly number[]): Promise<void>;
+  finish(lease: LeaseToken, attempt: AttemptRecord, next: DeliveryNext): Promise<FinishResult>;
+  /**
+   * Puts claimed deliveries back without recording an attempt (graceful
+   * shutdown, hand-back). Only those whose token still matches: returns the
+   * ids of the others (stale), which are left as they are.
+   */
+  release(leases: readonly LeaseToken[]): Promise<number[]>;
   /**
    * Puts back every delivery leased by workers whose id starts with the
    * prefix ('' = all), without an attempt. A single SQLite instance calls it
@@ -283,8 +311,11 @@ export interface Store {
   /** Wakes this instance's listeners and, on PostgreSQL, other instances'. */
   notify(): void;
   stats(): StoreStats;
-  /** Reachable? For /readyz. */
-  ping(): Promise<void>;
+  /**
+   * Reachable? For /readyz. With a timeout, a connection that does not answer
+   * in time is discarded rather than left waiting.
+   */
+  ping(timeoutMs?: number): Promise<void>;
   /** Commits pending group commits, then closes (SQLite: checkpoints the WAL). */
   close(): Promise<void>;
 }

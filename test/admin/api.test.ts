@@ -66,10 +66,10 @@ async function seed(store: Store, id: string, source: string, headers: Record<st
     if (!d.outcome) continue;
     const claimed = await store.claim({ worker: 'seed', limit: 100, now: Date.now() + 1000, leaseMs: 60_000 });
     const mine = claimed.find((c) => c.rule === d.rule && c.action === d.action && c.events[0]?.id === id)!;
-    await store.release(claimed.filter((c) => c !== mine).map((c) => c.id));
+    await store.release(claimed.filter((c) => c !== mine));
     const next: DeliveryNext = d.outcome === 'delivered' ? { status: 'delivered' } : d.outcome === 'dead' ? { status: 'dead' } : { status: 'failed', nextAt: Date.now() + 60_000 };
     const record: AttemptRecord = { startedAt: Date.now(), durationMs: 5, outcome: d.outcome, ...(d.outcome !== 'delivered' && { status: 500, error: 'HTTP 500' }) };
-    await store.finish(mine.id, record, next);
+    await store.finish(mine, record, next);
   }
 }
 

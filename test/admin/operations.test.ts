@@ -38,7 +38,7 @@ async function seed(store: Store, id: string, opts: { source: string; type: stri
     for (const a of d.attempts ?? []) {
       const claimed = await store.claim({ worker: 'seed', limit: 1000, now: Date.now() + 1000, leaseMs: 60_000 });
       const mine = claimed.find((c) => c.rule === d.rule && c.events[0]?.id === id);
-      const others = claimed.filter((c) => c !== mine).map((c) => c.id);
+      const others = claimed.filter((c) => c !== mine);
       if (others.length > 0) await store.release(others);
       if (!mine) throw new Error(`seed: ${id}/${d.rule} not claimable`);
       const next: DeliveryNext =
@@ -46,7 +46,7 @@ async function seed(store: Store, id: string, opts: { source: string; type: stri
       const record: AttemptRecord = { startedAt: a.at, durationMs: 12, outcome: a.outcome };
       if (a.status !== undefined) record.status = a.status;
       if (a.error !== undefined) record.error = a.error;
-      await store.finish(mine.id, record, next);
+      await store.finish(mine, record, next);
     }
   }
 }
@@ -317,8 +317,8 @@ describe('targetHealth', () => {
     const claimed = await store.claim({ worker: 'w', limit: 100, now: Date.now() + 5000, leaseMs: 60_000 });
     const digest = claimed.find((c) => c.rule === 'digest')!;
     expect(digest.events.map((e) => e.id)).toEqual(['evt-b1', 'evt-b2']);
-    await store.release(claimed.filter((c) => c !== digest).map((c) => c.id));
-    await store.finish(digest.id, { startedAt: now, durationMs: 5, outcome: 'retry', status: 503 }, { status: 'failed', nextAt: now + 60_000 });
+    await store.release(claimed.filter((c) => c !== digest));
+    await store.finish(digest, { startedAt: now, durationMs: 5, outcome: 'retry', status: 503 }, { status: 'failed', nextAt: now + 60_000 });
     expect((await targetHealth(store)).find((t) => t.target === 'smtp.example')).toMatchObject({ failures: 1, queued: 1 });
     expect(await replay(store, { ids: ['evt-b1', 'evt-b2'] }, undefined, now)).toMatchObject({ events: 2, deliveries: 1 });
   });

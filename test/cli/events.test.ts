@@ -38,10 +38,10 @@ async function seed(store: Store, id: string, at: number, target: string, outcom
   if (!outcome) return;
   const claimed = await store.claim({ worker: 't', limit: 100, now: Date.now() + 1000, leaseMs: 60_000 });
   const mine = claimed.find((c) => c.events[0]?.id === id)!;
-  await store.release(claimed.filter((c) => c !== mine).map((c) => c.id));
+  await store.release(claimed.filter((c) => c !== mine));
   const next: DeliveryNext = outcome === 'retry' ? { status: 'failed', nextAt: Date.now() + 60_000 } : { status: outcome === 'dead' ? 'dead' : 'delivered' };
   const status = outcome === 'delivered' ? 200 : 503;
-  await store.finish(mine.id, { startedAt: at + 1000, durationMs: 42, outcome, status, ...(status === 503 ? { error: 'HTTP 503 Service Unavailable' } : {}) }, next);
+  await store.finish(mine, { startedAt: at + 1000, durationMs: 42, outcome, status, ...(status === 503 ? { error: 'HTTP 503 Service Unavailable' } : {}) }, next);
 }
 
 beforeEach(async () => {

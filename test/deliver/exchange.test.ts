@@ -22,9 +22,9 @@ describe.each(await storeDrivers())('attempt exchange stored on $name', (driver)
     const [d] = await store.claim({ ...claimAll, now: Date.now() });
     const response = { status: 503, statusText: 'Service Unavailable', headers: { 'retry-after': '5' }, body: 'down' };
     const request = { method: 'POST', url: 'https://hooks.example/a', headers: { 'content-type': 'application/json' } };
-    await store.finish(d!.id, { startedAt: Date.now(), durationMs: 5, outcome: 'retry', status: 503, error: 'HTTP 503', response, request }, { status: 'failed', nextAt: Date.now() });
+    await store.finish(d!, { startedAt: Date.now(), durationMs: 5, outcome: 'retry', status: 503, error: 'HTTP 503', response, request }, { status: 'failed', nextAt: Date.now() });
     const [again] = await store.claim({ ...claimAll, now: Date.now() + 1000 });
-    await store.finish(again!.id, { startedAt: Date.now(), durationMs: 5, outcome: 'delivered', status: 200 }, { status: 'delivered' });
+    await store.finish(again!, { startedAt: Date.now(), durationMs: 5, outcome: 'delivered', status: 200 }, { status: 'delivered' });
     const attempts = (await store.getEvent(e.id))!.deliveries[0]!.attempts;
     expect(attempts[0]).toMatchObject({ status: 503, response, request });
     expect(attempts[1]).not.toHaveProperty('response');

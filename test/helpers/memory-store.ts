@@ -15,7 +15,9 @@ import type {
   EventDetail,
   EventFilter,
   EventSummary,
+  FinishResult,
   IngestOutcome,
+  LeaseToken,
   MigrationResult,
   NewEvent,
   PlannedDelivery,
@@ -37,6 +39,8 @@ export interface MemoryDelivery {
   attempts: AttemptRecord[];
   leasedBy: string | null;
   leaseUntil: number;
+  /** Bumped by every claim, like the SQL stores' lease_generation. */
+  generation: number;
   events: StoredEvent[];
 }
 
@@ -75,6 +79,7 @@ export class MemoryStore implements Store {
       attempts: [],
       leasedBy: null,
       leaseUntil: 0,
+      generation: 0,
       events,
     });
     return id;
@@ -120,35 +125,47 @@ export class MemoryStore implements Store {
     return due.map((d) => {
       d.leasedBy = options.worker;
       d.leaseUntil = options.now + options.leaseMs;
-      return { id: d.id, rule: d.rule, action: d.action, target: d.target, attempts: d.attempts.length, events: d.events };
+      d.generation++;
+      return { id: d.id, claimedBy: d.leasedBy, generation: d.generation, rule: d.rule, action: d.action, target: d.target, attempts: d.attempts.length, events: d.events };
     });
   }
 
-  async finish(id: number, attempt: AttemptRecord, next: DeliveryNext): Promise<void> {
-    const d = this.get(id);
-    if (d.leasedBy === null) throw new Error(`delivery ${id} finished without a lease`);
+  async finish(lease: LeaseToken, attempt: AttemptRecord, next: DeliveryNext): Promise<FinishResult> {
+    const d = this.get(lease.id);
+    if (!this.holds(d, lease)) return 'stale';
     d.attempts.push(attempt);
     d.status = next.status;
     if (next.status === 'failed') d.nextAt = next.nextAt;
     d.leasedBy = null;
     d.leaseUntil = 0;
+    return 'recorded';
   }
 
-  async release(ids: readonly number[]): Promise<void> {
-    for (const id of ids) {
-      const d = this.get(id);
+  async release(leases: readonly LeaseToken[]): Promise<number[]> {
+    const stale: number[] = [];
+    for (const lease of leases) {
+      const d = this.get(lease.id);
+      if (!this.holds(d, lease)) {
+        stale.push(lease.id);
+        continue;
+      }
       d.leasedBy = null;
       d.leaseUntil = 0;
-      this.released.push(id);
+      this.released.push(lease.id);
     }
     // Like the real stores: released work may be due, so listeners re-check.
-    if (ids.length > 0) this.notify();
+    if (stale.length < leases.length) this.notify();
+    return stale;
   }
 
   async recover(workerPrefix: string): Promise<number> {
     const leased = [...this.deliveries.values()].filter((d) => d.leasedBy !== null && d.leasedBy.startsWith(workerPrefix));
-    await this.release(leased.map((d) => d.id));
+    await this.release(leased.map((d) => ({ id: d.id, claimedBy: d.leasedBy ?? '', generation: d.generation })));
     return leased.length;
+  }
+
+  private holds(d: MemoryDelivery, lease: LeaseToken): boolean {
+    return d.leasedBy === lease.claimedBy && d.generation === lease.generation;
   }
 
   async deadCount(): Promise<number> {

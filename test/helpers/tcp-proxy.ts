@@ -2,7 +2,9 @@
 // `block()` cuts every open connection and drops new ones at once (the broker
 // is unreachable), `unblock()` forwards again, and `mute()` keeps passing the
 // client's bytes to the broker but drops the broker's answers (a confirmation
-// lost on the way). It counts what it accepted, so a test can also see a
+// lost on the way), and `freeze()` keeps every connection open but passes
+// nothing either way, on open connections and new ones (a network that went
+// silent: no reset, no answer). It counts what it accepted, so a test can also see a
 // connection being reused or opened anew.
 
 import { connect, createServer, type Socket } from 'node:net';
@@ -22,12 +24,19 @@ export interface TcpProxy {
   unblock(): void;
   /** Drops what the broker sends (the client's bytes still reach it) until `unblock()`. */
   mute(): void;
+  /**
+   * Passes nothing either way, closing nothing, until `unblock()`. What was
+   * dropped is lost: a connection that sent or expected bytes meanwhile stays
+   * out of step (only a client that discards it recovers).
+   */
+  freeze(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   let blocked = false;
   let muted = false;
+  let frozen = false;
   let forwarded = 0;
   let dropped = 0;
   const sockets = new Set<Socket>();
@@ -45,7 +54,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     const pair = (from: Socket, to: Socket, fromBroker: boolean) => {
       sockets.add(from);
       from.on('data', (chunk) => {
-        if (!(fromBroker && muted)) to.write(chunk);
+        if (!frozen && !(fromBroker && muted)) to.write(chunk);
       });
       from.on('error', () => to.destroy());
       from.on('close', () => {
@@ -74,9 +83,13 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     unblock() {
       blocked = false;
       muted = false;
+      frozen = false;
     },
     mute() {
       muted = true;
+    },
+    freeze() {
+      frozen = true;
     },
     async close() {
       for (const s of sockets) s.destroy();

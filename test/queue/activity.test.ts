@@ -30,7 +30,7 @@ async function seed(store: Store): Promise<void> {
     // r1/a: delivered in minute 2; r2/b: a retry in minute 2; the batch: dead in minute 3; the old event's: delivered in minute 2.
     const outcome = d.action === 'b' ? 'retry' : d.rule === 'rb' ? 'dead' : 'delivered';
     const startedAt = BASE + (d.rule === 'rb' ? 3 : 2) * MIN + 1;
-    await store.finish(d.id, { startedAt, durationMs: 3, outcome }, outcome === 'retry' ? { status: 'failed', nextAt: BASE + 20 * MIN } : { status: outcome });
+    await store.finish(d, { startedAt, durationMs: 3, outcome }, outcome === 'retry' ? { status: 'failed', nextAt: BASE + 20 * MIN } : { status: outcome });
   }
 }
 

@@ -30,7 +30,7 @@ describe.each(await storeDrivers())('batching on $name', (driver) => {
     const next = await store.claim({ ...claimAll, now: T0 + 1900 });
     expect(next.map((d) => d.events.map((e) => e.id))).toEqual([[other.id], [e3.id]]);
 
-    await store.finish(batch!.id, { startedAt: T0, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' });
+    await store.finish(batch!, { startedAt: T0, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' });
     expect((await store.getEvent(e2.id))!.status).toBe('delivered');
     expect((await store.getEvent(e1.id))!.status).toBe('pending'); // its plain delivery is claimed, not done
     const d = (await store.getEvent(e2.id))!.deliveries;
@@ -90,7 +90,7 @@ describe.each(await storeDrivers())('batching on $name', (driver) => {
     await store.ingest(a, [batched('k', 100, 10)]);
     await store.ingest(b, [batched('k', 100, 10)]);
     const [batch] = await store.claim({ ...claimAll, now: T0 + 100 });
-    await store.finish(batch!.id, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
+    await store.finish(batch!, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
     expect(await store.replay({ ids: [b.id] })).toEqual([batch!.id]);
     expect((await store.getEvent(a.id))!.status).toBe('pending');
     const c = event({ receivedAt: T0 + 50 });

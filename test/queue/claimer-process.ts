@@ -25,7 +25,7 @@ while (idle < 3) {
   idle = 0;
   for (const d of batch) {
     claimed.push(d.id);
-    await store.finish(d.id, { startedAt: now, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' });
+    await store.finish(d, { startedAt: now, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' });
   }
 }
 await store.close();

@@ -13,7 +13,7 @@ async function drain(store: Store, worker: string, seen: Map<number, string[]>):
     }
     for (const d of claimed) seen.set(d.id, [...(seen.get(d.id) ?? []), worker]);
     await Promise.all(
-      claimed.map((d) => store.finish(d.id, { startedAt: T0, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' })),
+      claimed.map((d) => store.finish(d, { startedAt: T0, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' })),
     );
   }
 }

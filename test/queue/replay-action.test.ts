@@ -14,7 +14,7 @@ describe.each(await storeDrivers())('replay by action on $name', (driver) => {
     const e = event();
     await store.ingest(e, [plain({ action: 'a' }), plain({ action: 'b' }), plain({ rule: 'r2', action: 'a' })]);
     for (const d of await store.claim({ ...claimAll, now: T0 })) {
-      await store.finish(d.id, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
+      await store.finish(d, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
     }
     const ids = await store.replay({ ids: [e.id], rule: 'r1', action: 'a', dead: true });
     expect(ids).toHaveLength(1);

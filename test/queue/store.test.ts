@@ -137,7 +137,7 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     await store.ingest(e, [plain()]);
     const [d] = await store.claim({ ...claimAll, now: T0 });
     const retry = { startedAt: T0 + 1, durationMs: 250, outcome: 'retry' as const, status: 503, error: 'HTTP 503' };
-    await store.finish(d!.id, retry, { status: 'failed', nextAt: T0 + 5000 });
+    await store.finish(d!, retry, { status: 'failed', nextAt: T0 + 5000 });
 
     let detail = (await store.getEvent(e.id))!;
     expect(detail.status).toBe('failed');
@@ -149,7 +149,7 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     expect(again!.attempts).toBe(1);
 
     const fatal = { startedAt: T0 + 5001, durationMs: 3, outcome: 'dead' as const, error: 'ECONNREFUSED' };
-    await store.finish(again!.id, fatal, { status: 'dead' });
+    await store.finish(again!, fatal, { status: 'dead' });
     detail = (await store.getEvent(e.id))!;
     expect(detail.status).toBe('dead');
     expect(detail.deliveries[0]).toMatchObject({ status: 'dead', nextAt: null, lastError: 'ECONNREFUSED' });
@@ -165,13 +165,13 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     await store.ingest(e, [plain(), plain({ action: 'b' })]);
     const claimed = await store.claim({ ...claimAll, now: T0 });
     expect(claimed).toHaveLength(2);
-    await store.finish(claimed[0]!.id, { startedAt: T0, durationMs: 1, outcome: 'delivered', status: 200 }, { status: 'delivered' });
+    await store.finish(claimed[0]!, { startedAt: T0, durationMs: 1, outcome: 'delivered', status: 200 }, { status: 'delivered' });
     expect((await store.getEvent(e.id))!.status).toBe('pending');
 
-    await store.release([claimed[1]!.id]);
+    await store.release([claimed[1]!]);
     const back = await store.claim({ ...claimAll, now: Date.now() + 1 });
     expect(back.map((d) => [d.id, d.attempts])).toEqual([[claimed[1]!.id, 0]]);
-    await store.finish(back[0]!.id, { startedAt: T0, durationMs: 1, outcome: 'delivered', status: 204 }, { status: 'delivered' });
+    await store.finish(back[0]!, { startedAt: T0, durationMs: 1, outcome: 'delivered', status: 204 }, { status: 'delivered' });
     const detail = (await store.getEvent(e.id))!;
     expect(detail.status).toBe('delivered');
     expect(detail.deliveries.map((d) => [d.status, d.attempts.length, d.lastError, d.nextAt])).toEqual([
@@ -190,11 +190,11 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     const claimed = await store.claim({ ...claimAll, now: T0 });
     for (const d of claimed) {
       const outcome = d.action === 'ok' || d.action === 'delivered' ? 'delivered' : d.action;
-      if (outcome === 'pending') await store.release([d.id]);
+      if (outcome === 'pending') await store.release([d]);
       else if (outcome === 'failed') {
-        await store.finish(d.id, { startedAt: T0, durationMs: 1, outcome: 'retry' }, { status: 'failed', nextAt: T0 + 60_000 });
-      } else if (outcome === 'dead') await store.finish(d.id, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
-      else await store.finish(d.id, { startedAt: T0, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' });
+        await store.finish(d, { startedAt: T0, durationMs: 1, outcome: 'retry' }, { status: 'failed', nextAt: T0 + 60_000 });
+      } else if (outcome === 'dead') await store.finish(d, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
+      else await store.finish(d, { startedAt: T0, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' });
     }
     for (const [name, e] of Object.entries(cases)) expect([name, (await store.getEvent(e.id))!.status]).toEqual([name, name]);
     const listed = await store.listEvents({});
@@ -244,7 +244,7 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     await store.ingest(e2, [plain({ rule: 'r1' })]);
     await store.ingest(e3, [plain({ rule: 'r2' })]);
     for (const d of await store.claim({ ...claimAll, now: T0 + 200 })) {
-      await store.finish(d.id, { startedAt: T0, durationMs: 1, outcome: 'dead', error: 'gone' }, { status: 'dead' });
+      await store.finish(d, { startedAt: T0, durationMs: 1, outcome: 'dead', error: 'gone' }, { status: 'dead' });
     }
     expect(await store.backlog()).toBe(0);
 
@@ -262,7 +262,7 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     expect(claimed.map((d) => d.id).sort()).toEqual([...byRule].sort());
     // Leased deliveries are not replayed under the worker's feet.
     expect(await store.replay({ ids: [e3.id] })).toEqual([]);
-    await store.release(claimed.map((d) => d.id));
+    await store.release(claimed);
 
     const dead = await store.replay({ dead: true });
     expect(dead).toHaveLength(2); // e1/r1 and e2/r1
@@ -294,8 +294,8 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     await store.ingest(recent, [plain({ action: 'delivered' })]);
     for (const d of await store.claim({ ...claimAll, now: T0 + 10_000 })) {
       if (d.action === 'pending') continue;
-      if (d.action === 'dead') await store.finish(d.id, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
-      else await store.finish(d.id, { startedAt: T0, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' });
+      if (d.action === 'dead') await store.finish(d, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
+      else await store.finish(d, { startedAt: T0, durationMs: 1, outcome: 'delivered' }, { status: 'delivered' });
     }
 
     expect(await store.prune(T0 + 5000)).toEqual({ events: 2 });
@@ -334,7 +334,7 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     const e = event();
     await first.ingest(e, [plain(), plain({ action: 'b' })]);
     const [d] = await first.claim({ ...claimAll, limit: 1, now: T0 });
-    await first.finish(d!.id, { startedAt: T0, durationMs: 9, outcome: 'retry', status: 500 }, { status: 'failed', nextAt: T0 + 10 });
+    await first.finish(d!, { startedAt: T0, durationMs: 9, outcome: 'retry', status: 500 }, { status: 'failed', nextAt: T0 + 10 });
     const before = await first.getEvent(e.id);
     await first.close();
     await first.close(); // idempotent

@@ -38,10 +38,10 @@ describe.each(await storeDrivers())('wake-ups on $name', (driver) => {
     await store.ingest(event(), [plain()]);
     expect(wake.calls).toBe(1);
     const [d] = await store.claim({ ...claimAll, now: T0 });
-    await store.release([d!.id]);
+    await store.release([d!]);
     expect(wake.calls).toBe(2);
     const [again] = await store.claim({ ...claimAll, now: Date.now() + 1 });
-    await store.finish(again!.id, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
+    await store.finish(again!, { startedAt: T0, durationMs: 1, outcome: 'dead' }, { status: 'dead' });
     await store.replay({ dead: true });
     expect(wake.calls).toBe(3);
     wake.stop();

@@ -78,7 +78,7 @@ export async function seedHistory(dbPath: string, targetUrl: string): Promise<vo
     const startedAt = d.events[0]!.receivedAt + 150;
     const dead = d.events[0]!.id === 'hist_40' || d.events[0]!.id === 'hist_100';
     const retry = !dead && d.id % 9 === 0;
-    await store.finish(d.id, { startedAt, durationMs: 40 + (d.id % 5) * 30, outcome: dead ? 'dead' : retry ? 'retry' : 'delivered', ...(dead || retry ? { status: 503, error: 'HTTP 503' } : { status: 200 }) }, dead ? { status: 'dead' } : { status: 'delivered' });
+    await store.finish(d, { startedAt, durationMs: 40 + (d.id % 5) * 30, outcome: dead ? 'dead' : retry ? 'retry' : 'delivered', ...(dead || retry ? { status: 503, error: 'HTTP 503' } : { status: 200 }) }, dead ? { status: 'dead' } : { status: 'delivered' });
   }
   await store.close();
 }

