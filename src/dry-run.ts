@@ -6,6 +6,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { RelayEvent } from './event.js';
 import { parsePayload } from './ingest/body.js';
 import type { CompiledSource } from './ingest/source.js';
+import { identify } from './ingest/handle.js';
 
 export interface DryRunInput {
   /** Source name; optional when the config has one source. */
@@ -34,13 +35,15 @@ export function dryRun(config: LoadedConfig, input: DryRunInput): DryRunResult {
   const source = pickSource(config, input.source);
   const headers: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(input.headers ?? {})) headers[k.toLowerCase()] = [v];
-  const parsed = parsePayload(input.body, headers['content-type']?.[0]);
+  const parsed = parsePayload(input.body, headers['content-type']?.[0], source.limits.depth);
   if (!parsed.ok) throw new DryRunError(parsed.reason);
   const req = { headers, rawBody: input.body, now: Date.now() };
-  const type = source.typeOf(req, parsed.payload);
-  if (!type) throw new DryRunError(`event type not found (looked in ${source.typeFrom})`);
+  // The same checks as ingest: what a dry run accepts, the server accepts.
+  const identity = identify(source, req, parsed.payload);
+  if (!identity.ok) throw new DryRunError(identity.error);
+  const { type, id } = identity;
   const event: RelayEvent = {
-    id: source.idOf(req, parsed.payload) ?? '',
+    id,
     type,
     source: source.name,
     receivedAt: req.now,

@@ -1,11 +1,8 @@
 // A running Relay: the config, the store, the delivery workers and the HTTP
 // server, started and stopped in the right order.
 
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { Server } from 'node:http';
 import { hostname } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { watchFiles } from './config/watch.js';
@@ -23,6 +20,8 @@ import { createSessions } from './ui/session.js';
 import { uiRoutes } from './ui/routes.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { RejectionLog } from './ops/rejections.js';
+import { createOpsApp, createServerFor, listen, urlOf } from './ops/listener.js';
+import { readTokens } from './admin/tokens.js';
 
 export interface StartOptions {
   configPath: string;
@@ -44,6 +43,8 @@ export class Relay {
   private unwatch: (() => void) | undefined;
   private reloading: Promise<ReloadResult> | undefined;
   private env: NodeJS.ProcessEnv = process.env;
+  /** With `server.admin`: the ops listener serving /admin, /ui and /metrics. */
+  adminServer: Server | undefined;
   /** On PostgreSQL, rate limits shared by every instance (kept across reloads). */
   private limits!: LimiterStores; // set in start(), before the first reload
 
@@ -63,6 +64,8 @@ export class Relay {
     const config = await loadConfig(options.configPath, { env, logger: bootLogger, limiters: limits.pick });
     const logger = options.logger ?? createLogger({ level: env.RELAY_LOG_LEVEL ?? config.logLevel });
     for (const w of config.warnings) logger.warn({ path: w.path, line: w.line }, w.message);
+    // Read before anything opens: a bad token setting stops the start with nothing to clean up.
+    const tokens = readTokens(env);
 
     const store = await openStore(config.storage);
     if (config.storage.driver === 'sqlite') {
@@ -100,8 +103,25 @@ export class Relay {
       onAttempt: metrics.attempt,
     });
     // The dashboard's sessions stand in for the admin token on /ui and /admin (off without a token).
-    const sessions = createSessions(env.RELAY_ADMIN_TOKEN);
+    const sessions = createSessions(tokens.admin);
     const rejections = new RejectionLog();
+    const health = healthRoutes({ store, config: current, draining: () => relay?.draining ?? false, logger });
+    const ops = [
+      metrics.middleware(),
+      adminRoutes({
+        token: tokens.admin,
+        readToken: tokens.read,
+        store,
+        circuits: () => deliverer.circuits(),
+        config: current,
+        reload: () => relay!.reload(),
+        sessions,
+        rejections,
+        logger,
+      }),
+      uiRoutes({ sessions, logger }),
+    ];
+    const separate = config.server.admin;
     const app = createApp({
       config: current,
       store,
@@ -112,22 +132,9 @@ export class Relay {
       },
       overloaded: () => (relay?.backlog ?? 0) >= current().server.maxBacklog,
       draining: () => relay?.draining ?? false,
-      // Before the ingest catch-all: these paths are Relay's own.
-      extra: [
-        healthRoutes({ store, config: current, draining: () => relay?.draining ?? false, logger }),
-        metrics.middleware(),
-        adminRoutes({
-          token: env.RELAY_ADMIN_TOKEN,
-          store,
-          circuits: () => deliverer.circuits(),
-          config: current,
-          reload: () => relay!.reload(),
-          sessions,
-          rejections,
-          logger,
-        }),
-        uiRoutes({ sessions, logger }),
-      ],
+      // Before the ingest catch-all: these paths are Relay's own. With a
+      // separate ops listener the public port keeps only health.
+      extra: separate ? [health] : [health, ...ops],
       rejected: (r) => rejections.record(r),
       observe: (source, type, outcome, matched) => {
         metrics.eventReceived(source, type, outcome);
@@ -135,9 +142,7 @@ export class Relay {
       },
     });
     const tls = config.server.tls;
-    const server = tls
-      ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, app.callback())
-      : createHttpServer(app.callback());
+    const server = createServerFor(app, tls);
     relay = new Relay(config, store, deliverer, server, logger, metrics);
     relay.hooks.onReload = (outcome) => metrics.configReloaded(outcome);
     relay.env = env;
@@ -154,18 +159,25 @@ export class Relay {
     });
 
     deliverer.start();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.server.port, config.server.host, () => resolve());
-    });
-    logger.info({ url: relay.url, config: config.file, hash: config.hash.slice(0, 12), storage: config.storage.driver }, 'relay listening');
+    await listen(server, config.server.port, config.server.host);
+    if (separate) {
+      relay.adminServer = createServerFor(createOpsApp({ trustProxy: config.server.trustProxy, logger, routes: [health, ...ops] }), tls);
+      await listen(relay.adminServer, separate.port, separate.host);
+    }
+    logger.info(
+      { url: relay.url, ...(relay.adminServer && { admin: relay.adminUrl }), config: config.file, hash: config.hash.slice(0, 12), storage: config.storage.driver },
+      'relay listening',
+    );
     return relay;
   }
 
   get url(): string {
-    const addr = this.server.address() as AddressInfo;
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return `${this.config.server.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+    return urlOf(this.server, this.config.server.tls);
+  }
+
+  /** Where /admin, /ui and /metrics are served: the ops listener with `server.admin`, else `url`. */
+  get adminUrl(): string {
+    return this.adminServer ? urlOf(this.adminServer, this.config.server.tls) : this.url;
   }
 
   get activeConfig(): LoadedConfig {
@@ -244,6 +256,8 @@ export class Relay {
     this.unwatch?.();
     for (const t of this.timers) clearInterval(t);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const adminClosed = new Promise<void>((resolve) => (this.adminServer ? this.adminServer.close(() => resolve()) : resolve()));
+    this.adminServer?.closeAllConnections();
     this.server.closeIdleConnections();
     const steps: Array<[string, () => Promise<unknown>]> = [
       ['deliveries', () => this.deliverer.stop(Math.max(0, deadline - reserve - Date.now()))],
@@ -251,7 +265,7 @@ export class Relay {
         'http server',
         () => {
           this.server.closeAllConnections();
-          return closed;
+          return Promise.all([closed, adminClosed]);
         },
       ],
       ['actions', () => this.config.actions.close()],

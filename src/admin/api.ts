@@ -14,6 +14,7 @@ import { RelayError, formatIssue, type ConfigIssue } from '../errors.js';
 import type { Store } from '../queue/store.js';
 import type { RejectionLog } from '../ops/rejections.js';
 import { dashboardRoutes } from './dashboard.js';
+import { MIN_TOKEN_LENGTH } from './tokens.js';
 import { explain, overview, parseWindow, rules, stats, tryEvent } from './insights.js';
 import { UsageError, configuredSecretHeaders, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
 
@@ -21,8 +22,10 @@ import { UsageError, configuredSecretHeaders, deadLetters, listEvents, replay, s
 export type ReloadOutcome = { ok: true; hash: string; changed: boolean } | { ok: false; errors: readonly ConfigIssue[] };
 
 export interface AdminDeps {
-  /** RELAY_ADMIN_TOKEN. Unset or empty: every /admin path answers 404. */
+  /** RELAY_ADMIN_TOKEN. Unset or empty (and no readToken): every /admin path answers 404. */
   token: string | undefined;
+  /** RELAY_READ_TOKEN: GET and HEAD only; anything else answers 403. */
+  readToken?: string | undefined;
   store: Store;
   /** The live circuit breakers (Deliverer#circuits). */
   circuits(): readonly CircuitInfo[];
@@ -40,8 +43,7 @@ export interface AdminDeps {
   logger?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-/** Short tokens fall to guessing; refuse to start with one rather than serve it. */
-export const MIN_TOKEN_LENGTH = 16;
+export { MIN_TOKEN_LENGTH };
 const ADMIN_PATH = /^\/admin(?:\/|$)/;
 const REALM = 'Bearer realm="relay-admin"';
 const EVENT_QUERY = ['status', 'source', 'type', 'since', 'until', 'limit', 'before'] as const;
@@ -53,10 +55,13 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
 export function adminRoutes(deps: AdminDeps): Koa.Middleware {
-  if (deps.token && deps.token.length < MIN_TOKEN_LENGTH) {
-    throw new RelayError('RELAY_ERR_CONFIG', `RELAY_ADMIN_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 32)`);
+  for (const [name, token] of [['RELAY_ADMIN_TOKEN', deps.token], ['RELAY_READ_TOKEN', deps.readToken]] as const) {
+    if (token && token.length < MIN_TOKEN_LENGTH) {
+      throw new RelayError('RELAY_ERR_CONFIG', `${name} must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 32)`);
+    }
   }
   const expected = deps.token ? digest(deps.token) : undefined;
+  const expectedRead = deps.readToken ? digest(deps.readToken) : undefined;
   const router = adminRouter(deps);
   const routes = router.routes() as Koa.Middleware;
   const allowed = router.allowedMethods() as Koa.Middleware;
@@ -64,13 +69,21 @@ export function adminRoutes(deps: AdminDeps): Koa.Middleware {
   return async (ctx, next) => {
     if (!ADMIN_PATH.test(ctx.path)) return next();
     ctx.set('cache-control', 'no-store');
-    if (!expected) return fail(ctx, 404, 'not found');
+    if (!expected && !expectedRead) return fail(ctx, 404, 'not found');
     const presented = /^Bearer +(\S+) *$/i.exec(ctx.get('authorization'))?.[1];
     // An Authorization header decides alone; without one, a dashboard session may stand in.
     const session = ctx.get('authorization') === '' && deps.sessions?.valid(ctx.get('cookie')) === true;
-    if (!session && (presented === undefined || !timingSafeEqual(digest(presented), expected))) {
+    const given = presented === undefined ? undefined : digest(presented);
+    // Both comparisons always run, so timing does not tell which token was close.
+    const isAdmin = given !== undefined && expected !== undefined && timingSafeEqual(given, expected);
+    const isReader = given !== undefined && expectedRead !== undefined && timingSafeEqual(given, expectedRead);
+    if (!session && !isAdmin && !isReader) {
       ctx.set('www-authenticate', presented === undefined ? REALM : `${REALM}, error="invalid_token"`);
       return fail(ctx, 401, presented === undefined ? 'a bearer token is required' : 'invalid token');
+    }
+    if (isReader && !SAFE_METHODS.has(ctx.method)) {
+      ctx.set('www-authenticate', `${REALM}, error="insufficient_scope"`);
+      return fail(ctx, 403, 'the read-only token (RELAY_READ_TOKEN) can only GET; use the admin token to change anything');
     }
     if (session && !SAFE_METHODS.has(ctx.method) && ctx.get('x-relay-ui') !== '1') {
       return fail(ctx, 403, 'a session request that changes something needs the X-Relay-UI: 1 header');

@@ -7,6 +7,7 @@ import { configuredSignatureHeaders, isSensitiveHeader } from '../verify/headers
 import { BREAKER_DEFAULTS } from '../deliver/breaker.js';
 import type { Headers } from '../event.js';
 import type { AttemptRecord, DeliveryStatus, EventDetail, EventFilter, EventStatus, Store } from '../queue/store.js';
+import { nestsDeeperThan } from '../ingest/bounds.js';
 
 /** Bad input from the caller: the CLI prints it, the API answers 400. */
 export class UsageError extends Error {
@@ -133,6 +134,9 @@ export type BodyView = { bytes: number } & (
   | { format: 'base64'; base64: string }
 );
 
+/** Deeper than any payload ingest accepts (limits.depth is at most 1000), shallow enough for any stack. */
+const VIEW_DEPTH = 1000;
+
 export function bodyView(raw: Buffer): BodyView {
   let text: string;
   try {
@@ -140,6 +144,9 @@ export function bodyView(raw: Buffer): BodyView {
   } catch {
     return { bytes: raw.length, format: 'base64', base64: raw.toString('base64') };
   }
+  // Every view serialises the parsed tree again (and the dashboard walks it):
+  // a payload stored before ingest bounded depth is shown as text instead.
+  if (nestsDeeperThan(text, VIEW_DEPTH)) return { bytes: raw.length, format: 'text', text };
   try {
     return { bytes: raw.length, format: 'json', json: JSON.parse(text) as unknown };
   } catch {

@@ -35,6 +35,8 @@ export interface LoadedConfig {
     trustProxy: boolean;
     maxBacklog: number;
     shutdownGraceMs: number;
+    /** The ops listener (/admin, /ui, /metrics) when it is separate from the public port. */
+    admin?: { host: string; port: number };
     tls?: { cert: string; key: string };
   };
   storage: StorageConfig;
@@ -122,7 +124,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   const limiterFactory = options.limiters?.(storage);
   const sources = new Map<string, CompiledSource>();
   for (const [name, cfg] of Object.entries(raw.sources)) {
-    const source = compileSource(name, cfg, schemes, dir, issues, limiterFactory);
+    const source = compileSource(name, cfg, schemes, dir, issues, limiterFactory, raw.limits);
     if (!source) continue;
     if (RESERVED.test(source.path)) {
       issues.push({ path: ['sources', name, 'path'], message: `${source.path} is reserved for Relay's own endpoints (/healthz, /readyz, /metrics, /admin, /ui)` });
@@ -169,6 +171,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
       trustProxy: raw.server.trustProxy,
       maxBacklog: raw.server.maxBacklog,
       shutdownGraceMs: toMs(raw.server.shutdownGrace),
+      ...(raw.server.admin && { admin: { host: raw.server.admin.host, port: raw.server.admin.port } }),
       ...(raw.server.tls && { tls: { cert: resolve(dir, raw.server.tls.cert), key: resolve(dir, raw.server.tls.key) } }),
     },
     storage,

@@ -9,6 +9,7 @@ import { durationSchema, sizeSchema } from './units.js';
 import { allowlistSchema } from '../ingest/allowlist.js';
 import { rateLimitSchema } from '../ingest/rate-limit.js';
 import { egressSchema } from '../deliver/egress-policy.js';
+import { limitsSchema } from '../ingest/bounds.js';
 import { URL_TEMPLATE_PATTERN } from '../match/template.js';
 
 // Only `delivery.retry` carries defaults: an action's own `retry` overrides
@@ -127,6 +128,16 @@ export function buildConfigSchema(
           trustProxy: { type: 'boolean', default: false, description: 'Read the client address from X-Forwarded-For (only behind a proxy you run).' },
           maxBacklog: { type: 'integer', minimum: 1, default: 100000, description: 'Pending deliveries above which ingest answers 503 with Retry-After.' },
           shutdownGrace: { ...durationSchema, default: '10s', description: 'On SIGTERM, how long deliveries in flight may finish before they are put back.' },
+          admin: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['port'],
+            description: 'A second listener for /admin, /ui and /metrics, which the public port then no longer serves.',
+            properties: {
+              host: { type: 'string', default: '127.0.0.1', description: 'Address of the ops listener (default loopback).' },
+              port: { type: 'integer', minimum: 0, maximum: 65535, description: 'Port of the ops listener.' },
+            },
+          },
           tls: {
             type: 'object',
             additionalProperties: false,
@@ -179,6 +190,7 @@ export function buildConfigSchema(
         },
       },
       egress: egressSchema,
+      limits: limitsSchema,
       plugins: {
         type: 'array',
         default: [],
@@ -209,6 +221,10 @@ export function buildConfigSchema(
             },
             allowlist: allowlistSchema,
             rateLimit: rateLimitSchema,
+            dedupWindow: {
+              ...durationSchema,
+              description: 'Identical bodies without an id (or with id {hash: true}) within this window are one event; later, a new one (default 1h).',
+            },
           },
         },
       },

@@ -4,6 +4,7 @@
 import type { RuleConfig } from '../match/rules.js';
 import type { RateLimitConfig } from '../ingest/rate-limit.js';
 import type { EgressConfig } from '../deliver/egress-policy.js';
+import type { IngestLimits } from '../ingest/bounds.js';
 
 export type Duration = number | string;
 export type IdSpec = string | { header: string } | { hash: true };
@@ -39,6 +40,8 @@ export interface SourceConfig {
   event?: { type?: IdSpec; id?: IdSpec };
   allowlist?: string[];
   rateLimit?: RateLimitConfig;
+  /** How long identical bodies without an id count as one event (default 1h). */
+  dedupWindow?: Duration;
 }
 
 /** A rule as the matcher reads it, plus the actions it runs. */
@@ -54,6 +57,7 @@ export interface RawConfig {
     trustProxy: boolean;
     maxBacklog: number;
     shutdownGrace: Duration;
+    admin?: { host: string; port: number };
     tls?: { cert: string; key: string };
   };
   storage: {
@@ -73,6 +77,8 @@ export interface RawConfig {
   log: { level: string };
   /** Where actions may connect (src/deliver/egress-policy.ts); `{}` allows all but link-local. */
   egress: EgressConfig;
+  /** Bounds on what senders control (src/ingest/bounds.ts); defaults filled in by the schema. */
+  limits: IngestLimits;
   plugins: string[];
   sources: Record<string, SourceConfig>;
   actions: Record<string, ActionConfig>;

@@ -4,6 +4,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import getRawBody from 'raw-body';
+import { nestsDeeperThan } from './bounds.js';
 
 export class BodyTooLarge extends Error {}
 
@@ -19,7 +20,8 @@ export async function readRawBody(req: IncomingMessage, limit: number): Promise<
 
 export type Parsed = { ok: true; payload: unknown } | { ok: false; reason: string };
 
-export function parsePayload(raw: Buffer, contentType: string | undefined): Parsed {
+/** `maxDepth` bounds the nesting of objects and arrays (src/ingest/bounds.ts); unbounded without it. */
+export function parsePayload(raw: Buffer, contentType: string | undefined, maxDepth = Infinity): Parsed {
   const [mime = '', ...params] = (contentType ?? '').toLowerCase().split(';').map((s) => s.trim());
   const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '') || 'utf-8';
   let text: string;
@@ -31,14 +33,16 @@ export function parsePayload(raw: Buffer, contentType: string | undefined): Pars
   if (mime === 'application/x-www-form-urlencoded') {
     const form = new URLSearchParams(text);
     const payload = form.get('payload');
-    if (payload !== null) return json(payload);
+    if (payload !== null) return json(payload, maxDepth);
     return { ok: true, payload: Object.fromEntries(form) };
   }
   // Anything else must be JSON, whatever it says it is: some senders say text/plain.
-  return json(text);
+  return json(text, maxDepth);
 }
 
-function json(text: string): Parsed {
+function json(text: string, maxDepth: number): Parsed {
+  // Checked on the text first: parsing a payload too deep is already the harm.
+  if (maxDepth !== Infinity && nestsDeeperThan(text, maxDepth)) return { ok: false, reason: `payload is nested deeper than ${maxDepth} levels` };
   try {
     return { ok: true, payload: JSON.parse(text) as unknown };
   } catch {

@@ -9,6 +9,7 @@ import type { CompiledActions } from '../config/actions.js';
 import type { IngestOutcome, PlannedDelivery } from '../queue/store.js';
 import type { VerifyRequest } from '../verify/types.js';
 import { parsePayload } from './body.js';
+import { nameProblem } from './bounds.js';
 
 export interface IncomingWebhook {
   headers: Readonly<Record<string, readonly string[]>>;
@@ -19,7 +20,7 @@ export interface IncomingWebhook {
 export type Answer = { status: number; body: Record<string, unknown>; headers?: Record<string, string> };
 
 /** Why an event was turned away; a label for metrics and logs. */
-export type Rejection = 'signature' | 'body' | 'type' | 'unavailable';
+export type Rejection = 'signature' | 'body' | 'type' | 'id' | 'unavailable';
 
 export type Checked =
   | { ok: true; event: RelayEvent; secret: number }
@@ -32,15 +33,15 @@ export function checkWebhook(source: CompiledSource, req: IncomingWebhook): Chec
   if (!verdict.ok) return reject(401, verdict.reason, 'signature');
 
   const contentType = req.headers['content-type']?.[0];
-  const parsed = parsePayload(req.rawBody, contentType);
+  const parsed = parsePayload(req.rawBody, contentType, source.limits.depth);
   if (!parsed.ok) return reject(400, parsed.reason, 'body');
 
   const reply = source.scheme.intercept?.(parsed.payload);
   if (reply) return { ok: false, answer: { status: reply.status, body: reply.body as Record<string, unknown> }, reason: 'intercepted' };
 
-  const type = source.typeOf(vreq, parsed.payload);
-  if (!type) return reject(400, `event type not found (looked in ${source.typeFrom})`, 'type');
-  const id = source.idOf(vreq, parsed.payload)!;
+  const identity = identify(source, vreq, parsed.payload);
+  if (!identity.ok) return reject(400, identity.error, identity.reason);
+  const { type, id } = identity;
 
   return {
     ok: true,
@@ -55,6 +56,20 @@ export function checkWebhook(source: CompiledSource, req: IncomingWebhook): Chec
       payload: parsed.payload,
     },
   };
+}
+
+export type Identified = { ok: true; type: string; id: string } | { ok: false; error: string; reason: 'type' | 'id' };
+
+/** The event's type and id, within the source's limits (src/ingest/bounds.ts). */
+export function identify(source: CompiledSource, req: VerifyRequest, payload: unknown): Identified {
+  const type = source.typeOf(req, payload);
+  if (!type) return { ok: false, error: `event type not found (looked in ${source.typeFrom})`, reason: 'type' };
+  const typeProblem = nameProblem('type', type, source.limits.typeLength);
+  if (typeProblem) return { ok: false, error: typeProblem, reason: 'type' };
+  const id = source.idOf(req, payload)!;
+  const idProblem = nameProblem('id', id, source.limits.idLength);
+  if (idProblem) return { ok: false, error: idProblem, reason: 'id' };
+  return { ok: true, type, id };
 }
 
 export interface Routing {

@@ -10,6 +10,11 @@ import type { IdSpec, SourceConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { compileAllowlist } from './allowlist.js';
 import { createRateLimit, type LimiterFactory, type RateLimit } from './rate-limit.js';
+import { DEFAULT_LIMITS, type IngestLimits } from './bounds.js';
+import { toMs } from '../config/units.js';
+
+/** How long identical id-less bodies count as one event, unless a source sets `dedupWindow`. */
+export const DEFAULT_DEDUP_WINDOW = '1h';
 
 export interface CompiledSource {
   name: string;
@@ -25,6 +30,8 @@ export interface CompiledSource {
   /** Inbound protection, checked before the body is read. */
   allow?: (ip: string) => boolean;
   limit?: RateLimit;
+  /** Bounds on type, id and payload depth (the config's `limits`). */
+  limits: IngestLimits;
 }
 
 const SECRET_KEYS = new Set(['scheme', 'secret', 'secrets', 'secretFile']);
@@ -36,6 +43,7 @@ export function compileSource(
   baseDir: string,
   issues: ConfigIssue[],
   limiterFactory?: LimiterFactory,
+  limits: IngestLimits = DEFAULT_LIMITS,
 ): CompiledSource | undefined {
   const at = ['sources', name];
   const scheme = schemes.get(cfg.verify.scheme);
@@ -76,8 +84,10 @@ export function compileSource(
   const typeSpec = cfg.event?.type ?? scheme.defaults?.typePath;
   const idSpec = cfg.event?.id ?? scheme.defaults?.idPath;
   // An explicit `event:` setting wins; otherwise the scheme's headers, then its default path.
-  const typeOf = pick(cfg.event?.type, (req, payload) => scheme.identify?.(req, payload).type, scheme.defaults?.typePath);
-  const idOf = pick(cfg.event?.id, (req, payload) => scheme.identify?.(req, payload).id, scheme.defaults?.idPath);
+  const windowMs = Math.max(1, toMs(cfg.dedupWindow ?? DEFAULT_DEDUP_WINDOW));
+  const typeOf = pick(cfg.event?.type, (req, payload) => scheme.identify?.(req, payload).type, scheme.defaults?.typePath, windowMs);
+  const fromScheme = cfg.event?.id === undefined && scheme.unsignedId ? signedKey(scheme.unsignedId, typeOf) : undefined;
+  const idOf = fromScheme ?? pick(cfg.event?.id, (req, payload) => scheme.identify?.(req, payload).id, scheme.defaults?.idPath, windowMs);
 
   let allow: ((ip: string) => boolean) | undefined;
   let limit: RateLimit | undefined;
@@ -95,31 +105,56 @@ export function compileSource(
     path: cfg.path,
     ...(allow && { allow }),
     ...(limit && { limit }),
+    limits,
     scheme,
     verifier,
     options,
     typeOf,
-    // Without an id anywhere, the body's hash still catches exact re-sends.
-    idOf: (req, payload) => idOf(req, payload) ?? sha256(req.rawBody),
+    // Without an id anywhere, the body's hash still catches exact re-sends within dedupWindow.
+    idOf: (req, payload) => idOf(req, payload) ?? windowedHash(req, windowMs),
     typeFrom: typeof typeSpec === 'string' ? typeSpec : typeSpec && 'header' in typeSpec ? `header ${typeSpec.header}` : 'the scheme',
   };
 }
 
 type Extract = (req: VerifyRequest, payload: unknown) => string | undefined;
 
-function pick(explicit: IdSpec | undefined, fromScheme: Extract, defaultPath: string | undefined): Extract {
-  if (explicit !== undefined) return extractor(explicit);
-  const fallback = defaultPath ? extractor(defaultPath) : () => undefined;
+function pick(explicit: IdSpec | undefined, fromScheme: Extract, defaultPath: string | undefined, windowMs: number): Extract {
+  if (explicit !== undefined) return extractor(explicit, windowMs);
+  const fallback = defaultPath ? extractor(defaultPath, windowMs) : () => undefined;
   return (req, payload) => fromScheme(req, payload) ?? fallback(req, payload);
 }
 
-function extractor(spec: IdSpec): Extract {
+function extractor(spec: IdSpec, windowMs: number): Extract {
   if (typeof spec === 'string') return (_req, payload) => scalarAt(payload, spec);
   if ('header' in spec) {
     const name = spec.header.toLowerCase();
     return (req) => req.headers[name]?.[0];
   }
-  return (req) => sha256(req.rawBody);
+  return (req) => windowedHash(req, windowMs);
+}
+
+/**
+ * The dedup key of a scheme whose id header is not signed (src/verify/types.ts):
+ * what the signature covers, so a re-sent body is a duplicate whatever id or
+ * (for `body`) type its headers claim.
+ */
+function signedKey(by: 'body' | 'type+body', typeOf: Extract): Extract {
+  return (req, payload) => {
+    const hash = createHash('sha256');
+    if (by === 'type+body') hash.update(`${typeOf(req, payload) ?? ''}\n`);
+    return `sha256:${hash.update(req.rawBody).digest('hex')}`;
+  };
+}
+
+/**
+ * The body's hash and the window it arrived in: identical bodies within one
+ * window are one event, a body resent in a later window is a new one
+ * (Alertmanager resends identical notifications on purpose). Windows are fixed
+ * (multiples of windowMs since the epoch) so every instance agrees without a lookup.
+ */
+function windowedHash(req: VerifyRequest, windowMs: number): string {
+  const start = Math.floor(req.now / windowMs) * windowMs;
+  return `${sha256(req.rawBody)}@${start}`;
 }
 
 function scalarAt(payload: unknown, path: string): string | undefined {

@@ -21,6 +21,8 @@ export interface MetricsSources {
 export interface MetricsOptions extends MetricsSources {
   /** Distinct event types counted per source; later ones count as `other`. Default 200. */
   maxTypesPerSource?: number;
+  /** Longest event-type label, in characters; longer types are cut and end in `…`. Default 128. */
+  maxLabelLength?: number;
   /** Process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
   /** A gauge's source failed: the scrape goes on without that gauge. */
@@ -51,6 +53,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   const registers = [registry];
   const maxTypes = options.maxTypesPerSource ?? 200;
+  const maxLength = Math.max(2, options.maxLabelLength ?? 128);
   // Reading a gauge's source must not fail the whole scrape (a closed store while draining).
   const guarded = async (metric: string, read: () => Promise<void> | void): Promise<void> => {
     try {
@@ -139,10 +142,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
-  // Event types come from senders: cap the distinct values per source so a
-  // sender cannot grow the series without bound.
+  // Event types come from senders: cap the distinct values per source and
+  // the length of each, so a sender cannot grow the series (or a scrape) without bound.
   const typesBySource = new Map<string, Set<string>>();
-  const typeLabel = (source: string, type: string): string => {
+  const typeLabel = (source: string, whole: string): string => {
+    const type = whole.length > maxLength ? cut(whole, maxLength - 1) + '…' : whole;
     let seen = typesBySource.get(source);
     if (!seen) typesBySource.set(source, (seen = new Set()));
     if (seen.has(type)) return type;
@@ -183,4 +187,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
       };
     },
   };
+}
+
+/** The first `n` UTF-16 units of `s`, without splitting a surrogate pair. */
+function cut(s: string, n: number): string {
+  const last = s.charCodeAt(n - 1);
+  return s.slice(0, last >= 0xd800 && last <= 0xdbff ? n - 1 : n);
 }

@@ -4,7 +4,7 @@
 // request is not an event, and its body is never kept. Per instance, like
 // the metrics that count the same refusals.
 
-export type RejectionReason = 'signature' | 'body' | 'type' | 'too_large' | 'allowlist' | 'rate_limit' | 'backlog';
+export type RejectionReason = 'signature' | 'body' | 'type' | 'id' | 'too_large' | 'allowlist' | 'rate_limit' | 'backlog';
 
 export interface RejectedRequest {
   /** ms since the epoch. */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Koa from 'koa';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { lazyBody } from '../admin/body.js';
 import { loginPage, notFoundPage, shellPage, type Page } from './pages.js';
 import { clearedCookie, sessionCookie, type Sessions } from './session.js';
@@ -18,7 +19,11 @@ export interface UiDeps {
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Where the browser modules are; default ./static beside this file (dist gets a copy at build). */
   staticDir?: string;
+  /** Failed logins a client may make per window before 429 (default 10 per 5 minutes). */
+  loginLimit?: { failures: number; perSeconds: number };
 }
+
+const LOGIN_LIMIT = { failures: 10, perSeconds: 300 };
 
 const UI_PATH = /^\/ui(?:\/|$)/;
 const ROUTES: ReadonlyArray<[RegExp, Page]> = [
@@ -73,6 +78,10 @@ export function uiRoutes(deps: UiDeps): Koa.Middleware {
   const { sessions } = deps;
   const assets = sessions ? loadAssets(deps.staticDir ?? fileURLToPath(new URL('./static/', import.meta.url))) : new Map<string, Asset>();
   const form = lazyBody({ urlencoded: true, json: false, text: false, multipart: false, formLimit: '8kb' });
+  // Guessing the admin token through the form is throttled per client address
+  // (ctx.ip: X-Forwarded-For only with server.trustProxy). Per instance, in memory.
+  const limit = deps.loginLimit ?? LOGIN_LIMIT;
+  const failures = new RateLimiterMemory({ points: limit.failures, duration: limit.perSeconds });
 
   return async (ctx, next) => {
     if (!UI_PATH.test(ctx.path)) return next();
@@ -109,6 +118,12 @@ export function uiRoutes(deps: UiDeps): Koa.Middleware {
         return html(ctx, 200, loginPage({ next: safeNext(ctx.query.next) }));
       }
       if (ctx.method !== 'POST') return methodNotAllowed(ctx, 'GET, POST');
+      const spent = await failures.get(ctx.ip);
+      if (spent && spent.consumedPoints >= limit.failures) {
+        ctx.set('retry-after', String(Math.max(1, Math.ceil(spent.msBeforeNext / 1000))));
+        deps.logger?.warn({ requestId: ctx.state.requestId, ip: ctx.ip }, 'dashboard: login throttled');
+        return html(ctx, 429, loginPage({ next: '/ui', error: 'Too many failed logins from this address; try again later.' }));
+      }
       try {
         await form(ctx, async () => {});
       } catch {
@@ -117,9 +132,11 @@ export function uiRoutes(deps: UiDeps): Koa.Middleware {
       const body = (ctx.request.body ?? {}) as Record<string, unknown>;
       const value = typeof body.token === 'string' ? sessions.login(body.token.trim()) : undefined;
       if (value === undefined) {
+        await failures.penalty(ctx.ip, 1);
         deps.logger?.warn({ requestId: ctx.state.requestId, ip: ctx.ip }, 'dashboard: login refused');
         return html(ctx, 401, loginPage({ next: safeNext(body.next), error: 'That is not the admin token.' }));
       }
+      await failures.delete(ctx.ip);
       deps.logger?.info({ requestId: ctx.state.requestId, ip: ctx.ip }, 'dashboard: logged in');
       ctx.set('set-cookie', sessionCookie(value, sessions.ttlMs, secure));
       ctx.status = 303;

@@ -36,6 +36,8 @@ export const githubScheme: Scheme<GithubOptions> = {
         legacy && !req.headers['x-hub-signature-256']?.length ? legacy.verify(req) : modern.verify(req),
     };
   },
+  // X-GitHub-Delivery and X-GitHub-Event are not signed; a body belongs to one event.
+  unsignedId: 'body',
   identify(req, payload) {
     const event = headerValue(req, 'X-GitHub-Event');
     const action = isRecord(payload) && typeof payload.action === 'string' ? payload.action : undefined;

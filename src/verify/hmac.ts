@@ -18,6 +18,9 @@ export interface HmacOptions extends SchemeOptionsBase {
 
 type Part = { text: string } | 'body' | 'timestamp';
 
+/** Seconds a signed timestamp may be off, either way, when `tolerance` is not set (as Stripe and Slack). */
+export const DEFAULT_TOLERANCE = 300;
+
 interface Compiled {
   algorithm: Algorithm;
   header: string;
@@ -52,11 +55,10 @@ function compile(scheme: string, o: HmacOptions): Compiled {
   if (count('timestamp') > 1) bad('signed may contain {timestamp} at most once');
   const signsTimestamp = count('timestamp') === 1;
   if (signsTimestamp && !o.timestampHeader) bad('signed uses {timestamp}, so timestampHeader is required');
-  const tolerance = o.tolerance === undefined ? undefined : toleranceOf(scheme, o.tolerance, 0);
-  if (tolerance !== undefined) {
-    // An unsigned timestamp can be refreshed by whoever replays the request, so checking it proves nothing.
-    if (!signsTimestamp) bad('tolerance needs {timestamp} in signed, or a replay just sends a fresh timestamp');
-  }
+  // An unsigned timestamp can be refreshed by whoever replays the request, so checking it proves nothing.
+  if (o.tolerance !== undefined && !signsTimestamp) bad('tolerance needs {timestamp} in signed, or a replay just sends a fresh timestamp');
+  // A signed timestamp that is never checked lets a captured request be replayed forever: 300 s unless set.
+  const tolerance = signsTimestamp ? toleranceOf(scheme, o.tolerance, DEFAULT_TOLERANCE) : undefined;
   if (o.timestampHeader && !signsTimestamp) bad('timestampHeader is set but signed does not use {timestamp}');
   const { header, timestampHeader } = o;
   return { algorithm, header, prefix: o.prefix ?? '', encoding, parts, timestampHeader, tolerance };
@@ -124,7 +126,8 @@ export const hmacScheme: Scheme<HmacOptions> = {
       tolerance: {
         type: 'number',
         exclusiveMinimum: 0,
-        description: 'When set, the timestamp must be unix seconds within this many seconds of now, either way.',
+        // No schema default: with `signed: body` a tolerance is an error.
+        description: 'With {timestamp} in signed: the timestamp must be unix seconds within this many seconds of now, either way (default 300).',
         examples: [300],
       },
     },

@@ -15,6 +15,9 @@ export const shopifyScheme: Scheme<ShopifyOptions> = {
   options: { type: 'object', properties: {} },
   needsSecret: true,
   create: (options) => hmacVerifier('shopify', fixed(options.secrets)),
+  // X-Shopify-Webhook-Id and X-Shopify-Topic are not signed, and one order's
+  // body can come as orders/create, orders/paid and orders/updated alike.
+  unsignedId: 'type+body',
   identify: (req) => ({ type: headerValue(req, 'X-Shopify-Topic'), id: headerValue(req, 'X-Shopify-Webhook-Id') }),
   sign: (body, options, now) => hmacSign('shopify', body, fixed(options.secrets), now),
 };

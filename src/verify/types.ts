@@ -46,6 +46,13 @@ export interface Scheme<Options extends SchemeOptionsBase = SchemeOptionsBase> {
   create(options: Options): Verifier;
   /** Type and id from headers (and payload) when the scheme defines them, e.g. GitHub. */
   identify?(req: VerifyRequest, payload: unknown): Identity;
+  /**
+   * Set when identify() reads the id from a header the signature does not
+   * cover, so anyone holding a captured request can vary it. The dedup key is
+   * then a hash of the signed body (`body`), or of the type and the body
+   * (`type+body`) for a provider that sends one body under several types.
+   */
+  unsignedId?: 'body' | 'type+body';
   /** An answer that short-circuits the pipeline after verification (Slack's url_verification). */
   intercept?(payload: unknown): { status: number; body: unknown } | undefined;
   /** Headers that make `body` verify under this scheme: used by `relay send` and the tests. */

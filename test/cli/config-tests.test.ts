@@ -102,7 +102,7 @@ rules:
     writeFileSync(
       join(dir, 'gh.test.yaml'),
       'cases:\n  - name: pr\n    source: gh\n    headers: { X-GitHub-Event: pull_request, X-GitHub-Delivery: 42 }\n' +
-        '    body: { action: opened, number: 7 }\n    expect: { type: pull_request.opened, id: "42", match: [prs], actions: { "prs/#0": { message: PR 7 pull_request } } }\n',
+        '    body: { action: opened, number: 7 }\n    expect: { type: pull_request.opened, match: [prs], actions: { "prs/#0": { message: PR 7 pull_request } } }\n',
     );
     const { code, out } = await run([join(dir, 'gh.test.yaml')], { config });
     expect(out).toContain('✓ pr');

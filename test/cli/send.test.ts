@@ -40,14 +40,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 // source, body, extra options, expected stored type and id (from the body, or a header relay send generates)
 const cases: Array<[string, object, Partial<SendOptions>, string, string | RegExp]> = [
   ['archivus', { id: 'evt_arch', type: 'document.processed' }, {}, 'document.processed', 'evt_arch'],
-  ['github', { action: 'opened', number: 7 }, { type: 'pull_request.opened' }, 'pull_request.opened', UUID],
+  // GitHub's and Shopify's id headers are not signed: the id is the signed body's hash (issue 12 item 6).
+  ['github', { action: 'opened', number: 7 }, { type: 'pull_request.opened' }, 'pull_request.opened', /^sha256:[0-9a-f]{64}$/],
   ['stripe', { id: 'evt_stripe', type: 'payment_intent.succeeded' }, {}, 'payment_intent.succeeded', 'evt_stripe'],
   ['slack', { type: 'event_callback', event_id: 'Ev01', event: { type: 'app_mention' } }, {}, 'app_mention', 'Ev01'],
-  ['shopify', { id: 820982911946154500 }, { type: 'orders/create' }, 'orders/create', UUID],
+  ['shopify', { id: 820982911946154500 }, { type: 'orders/create' }, 'orders/create', /^sha256:[0-9a-f]{64}$/],
   ['standard', { type: 'invoice.paid' }, {}, 'invoice.paid', /^msg_[0-9a-f]{32}$/],
   ['hmac', { id: 'evt_hmac', type: 'build.done' }, {}, 'build.done', 'evt_hmac'],
   ['basic', { anything: true }, { type: 'invoice.created' }, 'invoice.created', UUID],
-  // No id anywhere: Relay falls back to the body's hash.
+  // No id anywhere: Relay falls back to the body's hash and its dedup window.
   ['bearer', { type: 'job.finished' }, {}, 'job.finished', /^sha256:/],
   ['none', { type: 'ping' }, {}, 'ping', /^sha256:/],
 ];

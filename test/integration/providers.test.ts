@@ -3,6 +3,7 @@
 // allowlist, rate limit, HTTPS and the accepted body types.
 
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,7 +71,7 @@ describe('providers and inbound protection', () => {
     await target?.close();
   });
 
-  it('GitHub: signed by @octokit/webhooks-methods, typed by header + action, id from X-GitHub-Delivery', async () => {
+  it('GitHub: signed by @octokit/webhooks-methods, typed by header + action, id from the signed body', async () => {
     const body = JSON.stringify({ action: 'opened', number: 7, pull_request: { title: 'Add relay' } });
     const res = await post('/hooks/github', body, {
       'x-hub-signature-256': await githubSign('gh-new', body),
@@ -78,7 +79,8 @@ describe('providers and inbound protection', () => {
       'x-github-delivery': 'delivery-1',
     });
     expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ status: 'accepted', id: 'delivery-1' });
+    // X-GitHub-Delivery is not signed, so the dedup key is the body's hash (issue 12 item 6).
+    expect(await res.json()).toEqual({ status: 'accepted', id: `sha256:${createHash('sha256').update(body).digest('hex')}` });
     const req = await waitFor(() => target.requests.find((r) => r.url === '/github/pull_request.opened'), 'the forward');
     expect(req.text).toBe(body);
   });

@@ -78,11 +78,14 @@ describe('hmac option validation', () => {
     expect(() => scheme('hmac').create({ secrets: ['s'], ...options })).toThrow(message);
   });
 
-  it('a timestamp without tolerance is signed text, not checked as time', () => {
-    const o = { secrets: ['s'], header: 'X-Sig', signed: '{timestamp}:{body}', timestampHeader: 'X-Nonce' };
-    const sig = createHmac('sha256', 's').update('not-a-time:b').digest('hex');
-    expect(scheme('hmac').create(o).verify(request({ 'X-Sig': sig, 'X-Nonce': 'not-a-time' }, 'b')).ok).toBe(true);
-    expect(scheme('hmac').create(o).verify(request({ 'X-Sig': sig, 'X-Nonce': 'other' }, 'b')).ok).toBe(false);
+  it('a signed timestamp without tolerance is checked against 300 s (issue 12 item 7)', () => {
+    const o = { secrets: ['s'], header: 'X-Sig', signed: '{timestamp}:{body}', timestampHeader: 'X-Ts' };
+    const at = (ts: string) => request({ 'X-Sig': createHmac('sha256', 's').update(`${ts}:b`).digest('hex'), 'X-Ts': ts }, 'b');
+    const now = Math.floor(NOW / 1000);
+    expect(scheme('hmac').create(o).verify(at(String(now - 299))).ok).toBe(true);
+    expect(scheme('hmac').create(o).verify(at(String(now - 301))).ok).toBe(false);
+    expect(scheme('hmac').create(o).verify(at('978307200')).ok).toBe(false); // 2001
+    expect(scheme('hmac').create(o).verify(at('not-a-time')).ok).toBe(false);
   });
 });
 

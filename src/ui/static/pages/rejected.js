@@ -9,7 +9,8 @@ import { api, every, h, mount, scrollBox, when } from '../lib.js';
 const REASONS = {
   signature: 'bad or missing signature',
   body: 'unreadable body',
-  type: 'no event type',
+  type: 'no event type, or one over limits',
+  id: 'event id over limits',
   too_large: 'body too large',
   allowlist: 'client not on the allowlist',
   rate_limit: 'rate limited',
