@@ -50,6 +50,7 @@ describe('forward options schema', () => {
       forwardHeaders: true,
       timeout: 10000,
       connections: 32,
+      idempotencyKey: false,
       sign: { secret: 's', header: 'x-relay-signature', algorithm: 'sha256', encoding: 'hex' },
     });
   });

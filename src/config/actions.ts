@@ -216,13 +216,14 @@ async function build(
     options,
     ...(cfg.batch && { batch: { windowMs: toMs(cfg.batch.window), max: cfg.batch.max ?? 50 } }),
     render: renderFor,
-    async execute({ events, attempt, signal, logger: log }) {
+    async execute({ events, attempt, delivery, signal, logger: log }) {
       if (!runner) throw new Error(`action ${key} is disabled`);
       return runner({
         options: renderFor(events),
         event: events[0]!,
         ...(cfg.batch && { batch: events }),
         attempt,
+        delivery,
         signal,
         logger: log,
       });
