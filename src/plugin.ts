@@ -88,6 +88,11 @@ export interface ActionInput<Options> {
   attempt: number;
   /** The delivery this attempt belongs to: the same for every attempt of it. */
   delivery: DeliveryInfo;
+  /**
+   * The output of each option named in `transforms` that the config sets,
+   * by option name (a JSON value: the body to send). Empty when none is set.
+   */
+  transformed: Readonly<Record<string, JsonValue>>;
   /** Aborted when the action's timeout passes or Relay shuts down: pass it to I/O. */
   signal: AbortSignal;
   logger: PluginLogger;
@@ -176,6 +181,13 @@ export interface ActionPlugin<Options = Record<string, unknown>> {
    * an event can change the path, query or fragment but never the host.
    */
   urls?: ReadonlyArray<StringOption<Options>>;
+  /**
+   * Top-level options that are transforms: `{ jsonata: "..." }` or
+   * `{ template: {...} }` (declare them with `TRANSFORM_SCHEMA`). Compiled at
+   * load; each one's output for the event arrives in `transformed`, and the
+   * option itself stays as configured.
+   */
+  transforms?: ReadonlyArray<keyof Options & string>;
   /**
    * The circuit-breaker key: deliveries to one target share one breaker.
    * Defaults to the action's name. `forward` uses the URL's origin.

@@ -6,8 +6,9 @@
 import { createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
-import { definePlugin, DeliveryError, EgressError, httpResponse, type DeliveryInfo, type DeliveryRequest, type RelayEvent } from '../../src/index.js';
+import { definePlugin, DeliveryError, EgressError, httpResponse, type DeliveryInfo, type DeliveryRequest, type JsonValue, type RelayEvent } from '../../src/index.js';
 import { options, type ForwardOptions } from './options.js';
+import { checkBodyOptions } from '../bus/message.js';
 import { standardWebhooksSigner, type StandardWebhooksSigner } from './standard-webhooks.js';
 
 export type { ForwardOptions, ForwardSign } from './options.js';
@@ -33,12 +34,13 @@ interface Outgoing {
 interface BuildInput {
   event: RelayEvent;
   batch: RelayEvent[] | undefined;
+  transformed: Readonly<Record<string, JsonValue>>;
   delivery: DeliveryInfo;
   sensitive: (name: string) => boolean;
   swSign: StandardWebhooksSigner | undefined;
 }
 
-function build(o: ForwardOptions, { event, batch, delivery, sensitive, swSign }: BuildInput): Outgoing {
+function build(o: ForwardOptions, { event, batch, transformed, delivery, sensitive, swSign }: BuildInput): Outgoing {
   const headers: Record<string, string> = {};
   if (o.forwardHeaders && !batch) {
     for (const [name, value] of Object.entries(event.headers)) {
@@ -46,7 +48,10 @@ function build(o: ForwardOptions, { event, batch, delivery, sensitive, swSign }:
     }
   }
   let body: Buffer;
-  if (o.body !== undefined) {
+  if (transformed.transform !== undefined) {
+    body = Buffer.from(JSON.stringify(transformed.transform));
+    headers['content-type'] = 'application/json';
+  } else if (o.body !== undefined) {
     body = Buffer.from(o.body);
     headers['content-type'] = 'application/json';
   } else if (batch) {
@@ -86,28 +91,30 @@ function parseUrl(raw: string): URL {
 
 export const forward = definePlugin<ForwardOptions>({
   name: 'forward',
-  description: 'Forwards the event over HTTP: the original bytes, or a templated body; optionally HMAC- or Standard-Webhooks-signed.',
+  description: 'Forwards the event over HTTP: the original bytes, a templated body or a transform\'s JSON; optionally HMAC- or Standard-Webhooks-signed.',
   options,
   templates: ['url', 'headers', 'body'],
+  transforms: ['transform'],
   urls: ['url'],
   // A template cannot touch the origin (`urls`), so the configured text gives it.
   target: (o) => new URL(o.url).origin,
   create(config, ctx) {
+    checkBodyOptions(config);
     // A pool of its own for the per-action `connections`, under the same egress policy as ctx.dispatcher.
     const agent = ctx.egress.agent({ connections: config.connections, connectTimeout: Math.min(config.timeout, 10_000) });
     ctx.onClose(() => agent.close());
     const swSign = config.standardWebhooks && standardWebhooksSigner(config.standardWebhooks.secrets);
 
-    return async ({ options: o, event, batch, delivery, signal }) => {
+    return async ({ options: o, event, batch, transformed, delivery, signal }) => {
       const url = parseUrl(o.url);
-      const { headers, body } = build(o, { event, batch, delivery, sensitive: ctx.isSensitiveHeader, swSign });
+      const { headers, body } = build(o, { event, batch, transformed, delivery, sensitive: ctx.isSensitiveHeader, swSign });
       const limit = deadline(signal, o.timeout);
       let status: number;
       let text = '';
       let retryAfter: string | undefined;
       let answered: Record<string, string | string[] | undefined> = {};
       // Recorded with the attempt for "copy as curl"; the body only when it is not the event's own.
-      const sent: DeliveryRequest = { method: o.method, url: url.href, headers, ...((o.body !== undefined || batch) && { body: body.toString() }) };
+      const sent: DeliveryRequest = { method: o.method, url: url.href, headers, ...((o.body !== undefined || o.transform !== undefined || batch) && { body: body.toString() }) };
       try {
         const res = await request(url, { dispatcher: agent, method: o.method, headers, body, signal: limit.signal });
         status = res.statusCode;

@@ -1,7 +1,7 @@
 // The options of `forward`: types and the JSON Schema that validates them,
 // fills defaults and documents them (docs/plugins.md, `relay schema`).
 
-import type { JsonSchema } from '../../src/index.js';
+import { TRANSFORM_SCHEMA, type JsonSchema, type TransformConfig } from '../../src/index.js';
 
 export interface ForwardSign {
   secret: string;
@@ -15,6 +15,7 @@ export interface ForwardOptions {
   method: 'POST' | 'PUT' | 'PATCH';
   headers?: Record<string, string>;
   body?: string;
+  transform?: TransformConfig;
   forwardHeaders: boolean;
   timeout: number;
   connections: number;
@@ -60,6 +61,7 @@ export const options: JsonSchema = {
         'When absent: the original bytes and content type, or for a batch a JSON array of the payloads.',
       examples: ['{"text": "{{ event.type }} for {{ payload.data.document.filename }}"}'],
     },
+    transform: TRANSFORM_SCHEMA,
     forwardHeaders: {
       type: 'boolean',
       default: true,

@@ -172,6 +172,7 @@ describe('rabbitmq publishing', () => {
       event,
       attempt: 1,
       delivery: { id: 1, key: 'msg_test' },
+      transformed: {},
       signal: new AbortController().signal,
       logger: silentLogger,
     });

@@ -152,9 +152,9 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
   });
   // Larger than replay's limit: a pasted event may be as large as a real one.
   const event = lazyBody({ json: true, jsonStrict: true, jsonLimit: '1mb', urlencoded: false, text: false, multipart: false });
-  router.post('/dry-run', event, (ctx) => {
+  router.post('/dry-run', event, async (ctx) => {
     if (!ctx.is('application/json')) return fail(ctx, 415, 'send the dry run as application/json');
-    ctx.body = tryEvent(deps.config(), ctx.request.body);
+    ctx.body = await tryEvent(deps.config(), ctx.request.body);
   });
   dashboardRoutes(router, deps);
   return router;

@@ -8,6 +8,7 @@ import { templateContext, type RelayEvent, type TemplateContext } from '../event
 import type { ActionCatalog, DeliveryPolicy, ResolvedAction } from '../deliver/types.js';
 import type { PlannedDelivery } from '../queue/store.js';
 import { checkUrl, compileTemplates, compileUrlTemplate } from '../match/template.js';
+import { compileTransform, type CompiledTransform, type TransformConfig } from '../match/transform.js';
 import { EgressPolicy } from '../deliver/egress-policy.js';
 import { createEgress, type Egress } from '../deliver/egress.js';
 import { sensitiveHeaderTest } from '../verify/headers.js';
@@ -18,6 +19,7 @@ import { toMs } from './units.js';
 
 type Path = (string | number)[];
 type Render = (ctx: TemplateContext) => Record<string, unknown>;
+type Transform = (ctx: TemplateContext) => Promise<Record<string, JsonValue>>;
 
 /** What every runner of one loaded config shares. */
 interface PerConfig {
@@ -33,6 +35,8 @@ export interface CompiledAction extends ResolvedAction {
   /** The options as configured, templates not yet rendered (for `relay test`). */
   options: Record<string, unknown>;
   render(events: RelayEvent[]): Record<string, unknown>;
+  /** The output of each transform option the config sets (for `relay test` and execute). */
+  transform(events: RelayEvent[]): Promise<Record<string, JsonValue>>;
 }
 
 export interface CompiledActions {
@@ -152,12 +156,16 @@ async function build(
   }
   let render: Render;
   let renderBatch: Render | undefined;
+  let transform: Transform;
+  let transformBatch: Transform | undefined;
   try {
     render = compileOptions(plugin, options, [...at, 'with']);
+    transform = compileTransforms(plugin, options, [...at, 'with']);
     if (cfg.batch?.with) {
       const batchOptions = { ...options, ...cfg.batch.with };
       issues.push(...validateWith(plugin.options, batchOptions, [...at, 'batch', 'with']));
       renderBatch = compileOptions(plugin, batchOptions, [...at, 'batch', 'with']);
+      transformBatch = compileTransforms(plugin, batchOptions, [...at, 'batch', 'with']);
     }
   } catch (err) {
     issues.push(...issuesOf(err, at));
@@ -199,12 +207,14 @@ async function build(
     // A target derived from a template that is not a URL yet keeps the default key.
   }
 
-  const renderFor = (events: RelayEvent[]): Record<string, unknown> => {
+  const contextFor = (events: RelayEvent[]): TemplateContext => {
     const first = events[0]!;
-    if (!cfg.batch) return render(templateContext(first));
-    const ctx = { ...templateContext(first), events: events.map(templateContext) };
-    return (renderBatch ?? render)(ctx);
+    if (!cfg.batch) return templateContext(first);
+    return { ...templateContext(first), events: events.map(templateContext) };
   };
+  const renderFor = (events: RelayEvent[]): Record<string, unknown> => (cfg.batch ? (renderBatch ?? render) : render)(contextFor(events));
+  const transformFor = (events: RelayEvent[]): Promise<Record<string, JsonValue>> =>
+    (cfg.batch ? (transformBatch ?? transform) : transform)(contextFor(events));
 
   return {
     rule,
@@ -216,10 +226,12 @@ async function build(
     options,
     ...(cfg.batch && { batch: { windowMs: toMs(cfg.batch.window), max: cfg.batch.max ?? 50 } }),
     render: renderFor,
+    transform: transformFor,
     async execute({ events, attempt, delivery, signal, logger: log }) {
       if (!runner) throw new Error(`action ${key} is disabled`);
       return runner({
         options: renderFor(events),
+        transformed: await transformFor(events),
         event: events[0]!,
         ...(cfg.batch && { batch: events }),
         attempt,
@@ -264,6 +276,24 @@ function compileOptions(plugin: AnyPlugin, options: Record<string, unknown>, at:
     for (const [field, fn] of compiled) out[field] = fn(ctx);
     return out;
   };
+}
+
+/** Compiles the options the plugin declares as transforms; every broken one is reported. */
+function compileTransforms(plugin: AnyPlugin, options: Record<string, unknown>, at: Path): Transform {
+  const issues: ConfigIssue[] = [];
+  const compiled: Array<readonly [string, CompiledTransform]> = [];
+  for (const field of plugin.transforms ?? []) {
+    const value = options[field];
+    if (value === undefined) continue;
+    try {
+      compiled.push([field, compileTransform(value as TransformConfig, [...at, field])]);
+    } catch (err) {
+      issues.push(...issuesOf(err, at));
+    }
+  }
+  if (issues.length) throw new ConfigError(issues);
+  if (!compiled.length) return async () => ({});
+  return async (ctx) => Object.fromEntries(await Promise.all(compiled.map(async ([field, fn]) => [field, await fn(ctx)] as const)));
 }
 
 function issuesOf(err: unknown, at: Path): ConfigIssue[] {
