@@ -15,7 +15,7 @@ import type { Store } from '../queue/store.js';
 import type { RejectionLog } from '../ops/rejections.js';
 import { dashboardRoutes } from './dashboard.js';
 import { explain, overview, parseWindow, rules, stats, tryEvent } from './insights.js';
-import { UsageError, configuredSecretHeaders, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
+import { UsageError, configFifoTargets, configuredSecretHeaders, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
 
 /** What Relay#reload answers (structurally, so this module does not import the Relay). */
 export type ReloadOutcome = { ok: true; hash: string; changed: boolean } | { ok: false; errors: readonly ConfigIssue[] };
@@ -99,12 +99,13 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
     ctx.body = await listEvents(store, query(ctx, EVENT_QUERY));
   });
   router.get('/events/:id', async (ctx) => {
-    const event = await showEvent(store, ctx.params.id!, { secretHeaders: configuredSecretHeaders(deps.config()) });
+    const config = deps.config();
+    const event = await showEvent(store, ctx.params.id!, { secretHeaders: configuredSecretHeaders(config), fifoTargets: configFifoTargets(config) });
     if (event === null) return fail(ctx, 404, `no event with id or seq "${ctx.params.id}"`);
     ctx.body = event;
   });
   router.get('/events/:id/deliveries', async (ctx) => {
-    const event = await showEvent(store, ctx.params.id!);
+    const event = await showEvent(store, ctx.params.id!, { fifoTargets: configFifoTargets(deps.config()) });
     if (event === null) return fail(ctx, 404, `no event with id or seq "${ctx.params.id}"`);
     ctx.body = { deliveries: event.deliveries };
   });

@@ -31,6 +31,8 @@ interface PerConfig {
 
 export interface CompiledAction extends ResolvedAction {
   enabled: boolean;
+  /** `ordering: fifo`: one delivery in flight to the target, oldest first (src/queue/fifo.ts). */
+  fifo: boolean;
   batch?: { windowMs: number; max: number };
   /** The options as configured, templates not yet rendered (for `relay test`). */
   options: Record<string, unknown>;
@@ -81,7 +83,7 @@ export async function compileActions(
       let compiled: CompiledAction | undefined;
       if (base && plugins.has(base.use)) {
         const key = item.name ?? item.use;
-        const plain = !item.with && !item.retry && !item.timeout && !item.concurrency && !item.batch && item.enabled === undefined;
+        const plain = !item.with && !item.retry && !item.timeout && !item.concurrency && !item.batch && !item.ordering && item.enabled === undefined;
         if (plain) {
           let pending = shared.get(item.use);
           if (!pending) {
@@ -110,6 +112,7 @@ export async function compileActions(
     byRule.set(rule.name, list);
   }
 
+  const fifoTargets = [...new Set([...index.values()].filter((a) => a.fifo && a.enabled).map((a) => a.target))];
   return {
     issues,
     byRule,
@@ -117,7 +120,10 @@ export async function compileActions(
       await Promise.allSettled(closers.map(async (fn) => fn()));
       await egress.close();
     },
-    catalog: { get: (rule, action) => index.get(`${rule}\0${action}`) },
+    catalog: {
+      get: (rule, action) => index.get(`${rule}\0${action}`),
+      fifoTargets: () => fifoTargets,
+    },
     plan(rules) {
       const out: PlannedDelivery[] = [];
       for (const rule of rules) {
@@ -148,6 +154,11 @@ async function build(
   issues: ConfigIssue[],
   perConfig: PerConfig,
 ): Promise<CompiledAction | undefined> {
+  if (cfg.ordering === 'fifo' && cfg.batch) {
+    // A batch is one delivery formed over a window: ordering it against single deliveries has no clear meaning.
+    issues.push({ path: [...at, 'ordering'], message: '`ordering: fifo` cannot be combined with `batch`' });
+    return undefined;
+  }
   const options = structuredClone(cfg.with ?? {}) as Record<string, unknown>;
   const optionIssues = validateWith(plugin.options, options, [...at, 'with']);
   if (optionIssues.length) {
@@ -223,6 +234,7 @@ async function build(
     target,
     policy,
     enabled,
+    fifo: cfg.ordering === 'fifo',
     options,
     ...(cfg.batch && { batch: { windowMs: toMs(cfg.batch.window), max: cfg.batch.max ?? 50 } }),
     render: renderFor,

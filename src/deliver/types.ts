@@ -40,6 +40,8 @@ export interface ResolvedAction {
 
 export interface ActionCatalog {
   get(rule: string, action: string): ResolvedAction | undefined;
+  /** Targets of enabled `ordering: fifo` actions: their deliveries go one at a time, oldest first. */
+  fifoTargets?(): readonly string[];
 }
 
 /** Pino-compatible: what the workers log with; `child` binds a delivery's ids. */

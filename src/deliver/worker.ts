@@ -168,6 +168,7 @@ export class Deliverer {
       now: claimNow,
       leaseMs: this.leaseMs,
       skipTargets: this.skipTargets(claimNow),
+      fifoTargets: this.catalog().fifoTargets?.(),
     });
     if (this.stopping) {
       await this.release(claimed.map((d) => d.id));

@@ -7,6 +7,7 @@
 
 import { all, exec, raw, type Dialect, type Step } from './engine.js';
 import type { MigrationResult } from './store.js';
+import { FIFO_INDEX } from './fifo.js';
 
 /** Shared inbound rate-limit counters (PostgreSQL), read and written by rate-limiter-flexible. */
 export const RATE_LIMITS_TABLE = 'rate_limits';
@@ -123,6 +124,12 @@ export const migrations: readonly Migration[] = [
     name: 'attempt-exchange',
     // What each attempt sent and what it got back, as JSON: read per event, never queried.
     up: () => [`alter table attempts add column response text`, `alter table attempts add column request text`],
+  },
+  // 6 to 8 are reserved for changes made alongside this one.
+  {
+    version: 9,
+    name: 'fifo-queue-index',
+    up: () => [FIFO_INDEX],
   },
 ];
 

@@ -2,48 +2,29 @@
 // is checked with the `standardwebhooks` library (the reference verifier a
 // real receiver would use), not with Relay's own verifier.
 
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Relay } from '../../src/relay.js';
 import { ConfigError, formatIssue } from '../../src/errors.js';
 import { startInProcess } from '../helpers/in-process.js';
 import { loadYaml } from '../helpers/config.js';
+import { hooksConfig, postHook } from '../helpers/hooks-source.js';
 import { startReceiver, type Receiver } from '../helpers/receivers.js';
 
-const SECRET = 'hmac-secret-for-sw-out';
 const NEW = `whsec_${randomBytes(32).toString('base64')}`;
 const OLD = `whsec_${randomBytes(24).toString('base64')}`;
 
-const yaml = (target: Receiver, secrets: string[] = [NEW, OLD], extra = '') => `
-server: { port: 0 }
-delivery: { retry: { attempts: 3, initialDelay: 10ms, maxDelay: 20ms } }
-sources:
-  hooks:
-    path: /webhooks/hooks
-    verify: { scheme: hmac, header: X-Webhook-Signature, secret: ${SECRET} }
-    event: { type: $.type, id: $.id }
-rules:
-  - name: fwd
-    on: "**"
-    actions:
-      - use: forward
-        with:
+const yaml = (target: Receiver, secrets: string[] = [NEW, OLD], extra = '') =>
+  hooksConfig({
+    delivery: '{ retry: { attempts: 3, initialDelay: 10ms, maxDelay: 20ms } }',
+    action: `        with:
           url: "${target.url}/in"
           standardWebhooks: { secrets: ${JSON.stringify(secrets)} }
-          ${extra}
-`;
-
-async function post(relay: Relay, payload: object): Promise<string> {
-  const body = JSON.stringify(payload);
-  const res = await fetch(`${relay.url}/webhooks/hooks`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-webhook-signature': createHmac('sha256', SECRET).update(body).digest('hex') },
-    body,
+          ${extra}`,
   });
-  expect(res.status).toBe(202);
-  return body;
-}
+
+const post = (relay: Relay, payload: object) => postHook(relay, payload);
 
 let target: Receiver;
 let relay: Relay | undefined;
