@@ -18,8 +18,10 @@ const TOKEN = 'fifo-admin-token-0123456789abcdef';
 const yaml = (target: Receiver, ordering: string) =>
   hooksConfig({
     delivery: '{ concurrency: 16, retry: { attempts: 50, initialDelay: 10ms, maxDelay: 20ms } }',
+    // Timeouts well past the test: the held attempt must not time out and be retried on a slow machine.
     action: `        ${ordering}
-        with: { url: "${target.url}/in" }`,
+        timeout: 50s
+        with: { url: "${target.url}/in", timeout: 50000 }`,
   });
 
 const post = (relay: Relay, id: string) => postHook(relay, { id, type: 'doc.x' });
