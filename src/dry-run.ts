@@ -7,6 +7,7 @@ import type { RelayEvent } from './event.js';
 import { parsePayload } from './ingest/body.js';
 import type { CompiledSource } from './ingest/source.js';
 import { identify } from './ingest/handle.js';
+import { DeliveryError } from './plugin.js';
 
 export interface DryRunInput {
   /** Source name; optional when the config has one source. */
@@ -20,7 +21,17 @@ export interface DryRunRule {
   matched: boolean;
   /** Why it did not match: the first failed check. */
   reason?: string;
-  actions?: Array<{ action: string; plugin: string; enabled: boolean; rendered: Record<string, unknown> }>;
+  actions?: DryRunAction[];
+}
+
+export interface DryRunAction {
+  action: string;
+  plugin: string;
+  enabled: boolean;
+  /** Templated fields as rendered, and each transform's output (the body it would send). */
+  rendered: Record<string, unknown>;
+  /** A template or transform that fails for this event: what every attempt would fail with. */
+  error?: string;
 }
 
 export interface DryRunResult {
@@ -31,7 +42,8 @@ export interface DryRunResult {
 
 export class DryRunError extends Error {}
 
-export function dryRun(config: LoadedConfig, input: DryRunInput): DryRunResult {
+/** Async because JSONata evaluates asynchronously; nothing is sent. */
+export async function dryRun(config: LoadedConfig, input: DryRunInput): Promise<DryRunResult> {
   const source = pickSource(config, input.source);
   const headers: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(input.headers ?? {})) headers[k.toLowerCase()] = [v];
@@ -52,19 +64,31 @@ export function dryRun(config: LoadedConfig, input: DryRunInput): DryRunResult {
     payload: parsed.payload,
   };
 
-  const rules = config.rules.explain(event).map(({ rule, matched, reason }): DryRunRule => {
-    if (!matched) return { rule: rule.name, matched, ...(reason !== undefined && { reason }) };
-    const actions = (config.actions.byRule.get(rule.name) ?? []).map((a) => {
-      const plugin = config.plugins.get(a.plugin);
-      const all = a.render([event]);
-      const rendered: Record<string, unknown> = {};
-      // Only templated fields: the rest is configuration, and may hold credentials.
-      for (const field of plugin?.templates ?? []) if (all[field] !== undefined) rendered[field] = all[field];
-      return { action: a.action, plugin: a.plugin, enabled: a.enabled, rendered };
-    });
-    return { rule: rule.name, matched, actions };
-  });
+  const rules = await Promise.all(
+    config.rules.explain(event).map(async ({ rule, matched, reason }): Promise<DryRunRule> => {
+      if (!matched) return { rule: rule.name, matched, ...(reason !== undefined && { reason }) };
+      const actions = await Promise.all((config.actions.byRule.get(rule.name) ?? []).map((a) => renderAction(config, a, event)));
+      return { rule: rule.name, matched, actions };
+    }),
+  );
   return { source: source.name, event: { id: event.id, type: event.type }, rules };
+}
+
+type Compiled = NonNullable<ReturnType<LoadedConfig['actions']['byRule']['get']>>[number];
+
+async function renderAction(config: LoadedConfig, a: Compiled, event: RelayEvent): Promise<DryRunAction> {
+  const out: DryRunAction = { action: a.action, plugin: a.plugin, enabled: a.enabled, rendered: {} };
+  const plugin = config.plugins.get(a.plugin);
+  try {
+    const all = a.render([event]);
+    // Only templated fields: the rest is configuration, and may hold credentials.
+    for (const field of plugin?.templates ?? []) if (all[field] !== undefined) out.rendered[field] = all[field];
+    Object.assign(out.rendered, await a.transform([event]));
+  } catch (err) {
+    if (!(err instanceof DeliveryError)) throw err;
+    out.error = err.message;
+  }
+  return out;
 }
 
 /** The named source, or the only one; shared by the dry run and `relay send`. */

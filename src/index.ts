@@ -9,6 +9,7 @@ export type {
   ActionRunner,
   CreateContext,
   DeliveryErrorOptions,
+  DeliveryInfo,
   DeliveryRequest,
   DeliveryResponse,
   JsonSchema,
@@ -20,3 +21,6 @@ export { EgressError } from './deliver/egress.js';
 export type { Egress, EgressAgentOptions } from './deliver/egress.js';
 export type { RelayEvent, Headers, TemplateContext } from './event.js';
 export { SENSITIVE_HEADERS, SIGNATURE_HEADERS, isSensitiveHeader } from './verify/headers.js';
+export { standardWebhooksKey, standardWebhooksSignature } from './verify/standard-webhooks.js';
+export { TRANSFORM_SCHEMA } from './match/transform.js';
+export type { TransformConfig } from './match/transform.js';

@@ -59,6 +59,23 @@ export interface CreateContext {
   isSensitiveHeader(name: string): boolean;
 }
 
+/**
+ * Which delivery an attempt belongs to. Both stay the same across every
+ * retry (and a replay) of one delivery, so a destination can deduplicate.
+ */
+export interface DeliveryInfo {
+  /** The store's delivery id, as `relay events show` and the dashboard list it. */
+  id: number;
+  /**
+   * A stable, opaque key for the delivery (`msg_` + 32 base64url characters),
+   * derived from the source, the event id(s), the rule and the action: the
+   * same event delivered by the same action always has the same key, even
+   * after a re-ingest or on another Relay instance sharing the config. Use it
+   * as a message id or idempotency key (`forward` sends it as `webhook-id`).
+   */
+  key: string;
+}
+
 /** Handed to the runner for each attempt of each delivery. */
 export interface ActionInput<Options> {
   /** The options with every field named in `templates` rendered for this event. */
@@ -69,6 +86,13 @@ export interface ActionInput<Options> {
   batch?: RelayEvent[];
   /** 1 for the first attempt. */
   attempt: number;
+  /** The delivery this attempt belongs to: the same for every attempt of it. */
+  delivery: DeliveryInfo;
+  /**
+   * The output of each option named in `transforms` that the config sets,
+   * by option name (a JSON value: the body to send). Empty when none is set.
+   */
+  transformed: Readonly<Record<string, JsonValue>>;
   /** Aborted when the action's timeout passes or Relay shuts down: pass it to I/O. */
   signal: AbortSignal;
   logger: PluginLogger;
@@ -157,6 +181,13 @@ export interface ActionPlugin<Options = Record<string, unknown>> {
    * an event can change the path, query or fragment but never the host.
    */
   urls?: ReadonlyArray<StringOption<Options>>;
+  /**
+   * Top-level options that are transforms: `{ jsonata: "..." }` or
+   * `{ template: {...} }` (declare them with `TRANSFORM_SCHEMA`). Compiled at
+   * load; each one's output for the event arrives in `transformed`, and the
+   * option itself stays as configured.
+   */
+  transforms?: ReadonlyArray<keyof Options & string>;
   /**
    * The circuit-breaker key: deliveries to one target share one breaker.
    * Defaults to the action's name. `forward` uses the URL's origin.

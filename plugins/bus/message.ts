@@ -3,16 +3,24 @@
 // plugin maps this onto what its protocol has (AMQP properties, NATS
 // headers, Redis stream fields, MQTT v5 user properties).
 
-import type { JsonSchema, RelayEvent } from '../../src/index.js';
+import { TRANSFORM_SCHEMA, type ActionInput, type JsonSchema, type TransformConfig } from '../../src/index.js';
 
-/** The options every bus plugin shares: the message body and extra headers. */
+/** The options every bus plugin shares: the message body (or a transform building it) and extra headers. */
 export interface BusMessageOptions {
   body?: string;
+  transform?: TransformConfig;
   headers?: Record<string, string>;
 }
 
+/** Option names every bus plugin lists in its spec: `templates` and `transforms`. */
+export const MESSAGE_TEMPLATES = ['headers', 'body'] as const;
+export const MESSAGE_TRANSFORMS = ['transform'] as const;
+
+/** What busMessage reads from the runner's input. */
+export type MessageInput = Pick<ActionInput<unknown>, 'event' | 'batch' | 'transformed'>;
+
 export interface BusMessage {
-  /** The original bytes of the event, a JSON array of a batch's payloads, or the rendered `body`. */
+  /** The original bytes of the event, a JSON array of a batch's payloads, the rendered `body`, or the transform's JSON. */
   body: Buffer;
   contentType: string;
   /** The event's id (the first event's for a batch): message id, dedup key. */
@@ -35,10 +43,14 @@ export const EVENT_HEADERS = {
   batchSize: 'x-relay-batch-size',
 } as const;
 
-export function busMessage(o: BusMessageOptions, event: RelayEvent, batch: RelayEvent[] | undefined): BusMessage {
+export function busMessage(o: BusMessageOptions, { event, batch, transformed }: MessageInput): BusMessage {
   let body: Buffer;
   let contentType: string;
-  if (o.body !== undefined) {
+  const shaped = transformed.transform;
+  if (shaped !== undefined) {
+    body = Buffer.from(JSON.stringify(shaped));
+    contentType = 'application/json';
+  } else if (o.body !== undefined) {
     body = Buffer.from(o.body);
     contentType = 'application/json';
   } else if (batch) {
@@ -58,8 +70,13 @@ export function busMessage(o: BusMessageOptions, event: RelayEvent, batch: Relay
   return { body, contentType, id: event.id, type: event.type, source: event.source, receivedAt: event.receivedAt, headers };
 }
 
-/** The `body` and `headers` option schemas, worded for the protocol's name for headers. */
-export function messageOptionSchemas(headersAre: string): Record<'body' | 'headers', JsonSchema> {
+/** `body` and `transform` both say what to send: a config setting both is refused at load (call from `create`). */
+export function checkBodyOptions(o: { body?: unknown; transform?: unknown }): void {
+  if (o.body !== undefined && o.transform !== undefined) throw new Error('set `body` or `transform`, not both');
+}
+
+/** The `body`, `transform` and `headers` option schemas, worded for the protocol's name for headers. */
+export function messageOptionSchemas(headersAre: string): Record<'body' | 'transform' | 'headers', JsonSchema> {
   return {
     headers: {
       type: 'object',
@@ -74,5 +91,6 @@ export function messageOptionSchemas(headersAre: string): Record<'body' | 'heade
         'of the event, or for a batch a JSON array of the payloads.',
       examples: ['{"id": "{{ event.id }}", "document": {{ payload.data.document | json }}}'],
     },
+    transform: TRANSFORM_SCHEMA,
   };
 }

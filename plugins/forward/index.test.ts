@@ -50,6 +50,7 @@ describe('forward options schema', () => {
       forwardHeaders: true,
       timeout: 10000,
       connections: 32,
+      idempotencyKey: false,
       sign: { secret: 's', header: 'x-relay-signature', algorithm: 'sha256', encoding: 'hex' },
     });
   });
@@ -327,5 +328,28 @@ describe('forward and sensitive headers', () => {
     const action = await loadAction(forward, { url: rx.url, headers: { 'X-Api-Key': 'for-the-target' } }, { sources });
     await action.run(makeEvent({ headers }));
     expect(rx.requests[0]?.headers['x-api-key']).toBe('for-the-target');
+  });
+});
+
+describe('forward transform (issue 15 item 5)', () => {
+  it('sends a JSONata transform\'s output as JSON, and records it as the body sent', async () => {
+    const action = await loadAction(forward, { url: rx.url, transform: { jsonata: '{"ref": ref, "n": n * 2, "by": $event.source}' } });
+    const result = await action.run(incoming());
+    const [req] = rx.requests;
+    expect(JSON.parse(req!.text)).toEqual({ ref: 'main', n: 3, by: 'github' });
+    expect(req!.headers['content-type']).toBe('application/json');
+    expect(result).toMatchObject({ request: { body: req!.text } });
+  });
+
+  it('sends a JSON template for a batch, typed values kept', async () => {
+    const action = await loadAction(forward, { url: rx.url, transform: { template: { count: '{{ events | size }}', first: '{{ events[0].payload }}' } } });
+    const batch = makeBatch(2, (i) => ({ payload: { i } }));
+    await action.run(batch);
+    expect(JSON.parse(rx.requests[0]!.text)).toEqual({ count: 2, first: { i: 0 } });
+  });
+
+  it('refuses `body` and `transform` together at load', async () => {
+    const err = await caught(() => loadAction(forward, { url: rx.url, body: '{}', transform: { jsonata: '$' } }));
+    expect((err as Error).message).toMatch(/with: forward rejected its options: set `body` or `transform`, not both/);
   });
 });

@@ -1,30 +1,17 @@
 // `forward`: re-sends the event over HTTP. By default the exact bytes and
 // content type that came in, so the target sees what the provider sent
 // (minus the provider's signature, which would no longer be Relay's to vouch
-// for), optionally re-signed with Relay's own HMAC.
+// for), optionally re-signed with Relay's own HMAC or as Standard Webhooks.
 
 import { createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
-import { definePlugin, DeliveryError, EgressError, httpResponse, type DeliveryRequest, type JsonSchema, type RelayEvent } from '../../src/index.js';
+import { definePlugin, DeliveryError, EgressError, httpResponse, type DeliveryInfo, type DeliveryRequest, type JsonValue, type RelayEvent } from '../../src/index.js';
+import { options, type ForwardOptions } from './options.js';
+import { checkBodyOptions } from '../bus/message.js';
+import { standardWebhooksSigner, type StandardWebhooksSigner } from './standard-webhooks.js';
 
-export interface ForwardSign {
-  secret: string;
-  header: string;
-  algorithm: 'sha256' | 'sha512';
-  encoding: 'hex' | 'base64';
-}
-
-export interface ForwardOptions {
-  url: string;
-  method: 'POST' | 'PUT' | 'PATCH';
-  headers?: Record<string, string>;
-  body?: string;
-  forwardHeaders: boolean;
-  timeout: number;
-  connections: number;
-  sign?: ForwardSign;
-}
+export type { ForwardOptions, ForwardSign } from './options.js';
 
 /**
  * Incoming headers never forwarded, besides the sensitive ones (credentials,
@@ -39,105 +26,21 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
 /** Bytes of an error response read for the attempt's message; the rest is never downloaded. */
 export const ERROR_EXCERPT_BYTES = 4096;
 
-const headerMap: JsonSchema = {
-  type: 'object',
-  additionalProperties: { type: 'string' },
-};
-
-const options: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['url'],
-  properties: {
-    url: {
-      type: 'string',
-      minLength: 1,
-      description:
-        'Target URL (Liquid template). Scheme, host and port are written out; values in the path, query or fragment are percent-encoded. ' +
-        'Its origin is the circuit-breaker key; redirects are not followed.',
-      examples: ['https://ci.example.com/hooks/documents', 'https://api.example.com/tenants/{{ payload.tenant }}/events'],
-    },
-    method: {
-      type: 'string',
-      enum: ['POST', 'PUT', 'PATCH'],
-      default: 'POST',
-      description: 'HTTP method.',
-      examples: ['POST', 'PUT'],
-    },
-    headers: {
-      ...headerMap,
-      description: 'Headers to add or override (values are Liquid templates; names are case-insensitive).',
-      examples: [{ authorization: 'Bearer ${CI_TOKEN}', 'x-document-id': '{{ payload.data.document.id }}' }],
-    },
-    body: {
-      type: 'string',
-      description:
-        'Body (Liquid template), sent as application/json unless `headers` sets content-type. ' +
-        'When absent: the original bytes and content type, or for a batch a JSON array of the payloads.',
-      examples: ['{"text": "{{ event.type }} for {{ payload.data.document.filename }}"}'],
-    },
-    forwardHeaders: {
-      type: 'boolean',
-      default: true,
-      description:
-        'Pass the original request headers on, except hop-by-hop, host, content-length, and the sensitive ones the dashboard masks ' +
-        '(credentials, provider signatures and their timestamps, the sources\' configured signature headers). Ignored for batches.',
-      examples: [true, false],
-    },
-    timeout: {
-      type: 'integer',
-      minimum: 1,
-      default: 10000,
-      description: 'Milliseconds for the whole request, response body included (the action timeout applies too).',
-      examples: [10000, 30000],
-    },
-    connections: {
-      type: 'integer',
-      minimum: 1,
-      default: 32,
-      description: 'Most keep-alive connections open to one origin.',
-      examples: [32, 128],
-    },
-    sign: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['secret'],
-      description: 'Sign the bytes sent with HMAC; the header value is `<algorithm>=<digest>`.',
-      examples: [{ secret: '${FORWARD_SECRET}', header: 'x-relay-signature', algorithm: 'sha256', encoding: 'hex' }],
-      properties: {
-        secret: { type: 'string', minLength: 1, description: 'HMAC key.', examples: ['${FORWARD_SECRET}'] },
-        header: {
-          type: 'string',
-          minLength: 1,
-          default: 'x-relay-signature',
-          description: 'Header carrying the signature.',
-          examples: ['x-relay-signature', 'x-hub-signature-256'],
-        },
-        algorithm: {
-          type: 'string',
-          enum: ['sha256', 'sha512'],
-          default: 'sha256',
-          description: 'HMAC hash.',
-          examples: ['sha256'],
-        },
-        encoding: {
-          type: 'string',
-          enum: ['hex', 'base64'],
-          default: 'hex',
-          description: 'Encoding of the digest.',
-          examples: ['hex', 'base64'],
-        },
-      },
-    },
-  },
-};
-
 interface Outgoing {
   headers: Record<string, string>;
   body: Buffer;
 }
 
-function build(o: ForwardOptions, event: RelayEvent, batch: RelayEvent[] | undefined, sensitive: (name: string) => boolean): Outgoing {
+interface BuildInput {
+  event: RelayEvent;
+  batch: RelayEvent[] | undefined;
+  transformed: Readonly<Record<string, JsonValue>>;
+  delivery: DeliveryInfo;
+  sensitive: (name: string) => boolean;
+  swSign: StandardWebhooksSigner | undefined;
+}
+
+function build(o: ForwardOptions, { event, batch, transformed, delivery, sensitive, swSign }: BuildInput): Outgoing {
   const headers: Record<string, string> = {};
   if (o.forwardHeaders && !batch) {
     for (const [name, value] of Object.entries(event.headers)) {
@@ -145,7 +48,10 @@ function build(o: ForwardOptions, event: RelayEvent, batch: RelayEvent[] | undef
     }
   }
   let body: Buffer;
-  if (o.body !== undefined) {
+  if (transformed.transform !== undefined) {
+    body = Buffer.from(JSON.stringify(transformed.transform));
+    headers['content-type'] = 'application/json';
+  } else if (o.body !== undefined) {
     body = Buffer.from(o.body);
     headers['content-type'] = 'application/json';
   } else if (batch) {
@@ -164,6 +70,9 @@ function build(o: ForwardOptions, event: RelayEvent, batch: RelayEvent[] | undef
     const digest = createHmac(o.sign.algorithm, o.sign.secret).update(body).digest(o.sign.encoding);
     headers[o.sign.header.toLowerCase()] = `${o.sign.algorithm}=${digest}`;
   }
+  if (o.idempotencyKey) headers['idempotency-key'] = delivery.key;
+  // Last, so neither the incoming headers nor `headers` can replace the id the signature covers.
+  if (swSign) Object.assign(headers, swSign(delivery.key, Date.now(), body));
   return { headers, body };
 }
 
@@ -182,27 +91,30 @@ function parseUrl(raw: string): URL {
 
 export const forward = definePlugin<ForwardOptions>({
   name: 'forward',
-  description: 'Forwards the event over HTTP: the original bytes, or a templated body; optionally HMAC-signed.',
+  description: 'Forwards the event over HTTP: the original bytes, a templated body or a transform\'s JSON; optionally HMAC- or Standard-Webhooks-signed.',
   options,
   templates: ['url', 'headers', 'body'],
+  transforms: ['transform'],
   urls: ['url'],
   // A template cannot touch the origin (`urls`), so the configured text gives it.
   target: (o) => new URL(o.url).origin,
   create(config, ctx) {
+    checkBodyOptions(config);
     // A pool of its own for the per-action `connections`, under the same egress policy as ctx.dispatcher.
     const agent = ctx.egress.agent({ connections: config.connections, connectTimeout: Math.min(config.timeout, 10_000) });
     ctx.onClose(() => agent.close());
+    const swSign = config.standardWebhooks && standardWebhooksSigner(config.standardWebhooks.secrets);
 
-    return async ({ options: o, event, batch, signal }) => {
+    return async ({ options: o, event, batch, transformed, delivery, signal }) => {
       const url = parseUrl(o.url);
-      const { headers, body } = build(o, event, batch, ctx.isSensitiveHeader);
+      const { headers, body } = build(o, { event, batch, transformed, delivery, sensitive: ctx.isSensitiveHeader, swSign });
       const limit = deadline(signal, o.timeout);
       let status: number;
       let text = '';
       let retryAfter: string | undefined;
       let answered: Record<string, string | string[] | undefined> = {};
       // Recorded with the attempt for "copy as curl"; the body only when it is not the event's own.
-      const sent: DeliveryRequest = { method: o.method, url: url.href, headers, ...((o.body !== undefined || batch) && { body: body.toString() }) };
+      const sent: DeliveryRequest = { method: o.method, url: url.href, headers, ...((o.body !== undefined || o.transform !== undefined || batch) && { body: body.toString() }) };
       try {
         const res = await request(url, { dispatcher: agent, method: o.method, headers, body, signal: limit.signal });
         status = res.statusCode;

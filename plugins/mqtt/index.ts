@@ -4,7 +4,7 @@
 
 import { definePlugin, type JsonSchema } from '../../src/index.js';
 import { brokerName } from '../bus/link.js';
-import { busMessage, messageOptionSchemas, type BusMessageOptions } from '../bus/message.js';
+import { busMessage, checkBodyOptions, MESSAGE_TEMPLATES, MESSAGE_TRANSFORMS, messageOptionSchemas, type BusMessageOptions } from '../bus/message.js';
 import { mqttPublisher } from './publisher.js';
 
 export interface MqttOptions extends BusMessageOptions {
@@ -73,12 +73,15 @@ export const mqtt = definePlugin<MqttOptions>({
   name: 'mqtt',
   description: 'Publishes the event to an MQTT topic at QoS 1 (or 2), acknowledged by the broker.',
   options,
-  templates: ['topic', 'headers', 'body'],
+  templates: ['topic', ...MESSAGE_TEMPLATES],
+  transforms: [...MESSAGE_TRANSFORMS],
   target: (o) => `mqtt:${brokerName(o.url)}`,
   async create(config, ctx) {
+    checkBodyOptions(config);
     const publisher = await mqttPublisher(config, ctx);
-    return async ({ options: o, event, batch, signal }) => {
-      await publisher.publish({ topic: o.topic, qos: o.qos, retain: o.retain }, busMessage(o, event, batch), signal);
+    return async (input) => {
+      const { options: o, signal } = input;
+      await publisher.publish({ topic: o.topic, qos: o.qos, retain: o.retain }, busMessage(o, input), signal);
       return { info: `acknowledged on ${o.topic}` };
     };
   },

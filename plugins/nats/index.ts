@@ -3,7 +3,7 @@
 // config uses this action, not before.
 
 import { definePlugin, type JsonSchema } from '../../src/index.js';
-import { busMessage, messageOptionSchemas, type BusMessageOptions } from '../bus/message.js';
+import { busMessage, checkBodyOptions, MESSAGE_TEMPLATES, MESSAGE_TRANSFORMS, messageOptionSchemas, type BusMessageOptions } from '../bus/message.js';
 import { natsPublisher, serverNames } from './publisher.js';
 
 export interface NatsOptions extends BusMessageOptions {
@@ -50,12 +50,15 @@ export const nats = definePlugin<NatsOptions>({
   name: 'nats',
   description: 'Publishes the event to a NATS JetStream subject, acknowledged by the stream, which drops retried copies.',
   options,
-  templates: ['subject', 'headers', 'body'],
+  templates: ['subject', ...MESSAGE_TEMPLATES],
+  transforms: [...MESSAGE_TRANSFORMS],
   target: (o) => `nats:${serverNames(o.servers)}`,
   async create(config, ctx) {
+    checkBodyOptions(config);
     const publisher = await natsPublisher(config, ctx);
-    return async ({ options: o, event, batch, signal }) => {
-      const ack = await publisher.publish(o.subject, o.stream, busMessage(o, event, batch), signal);
+    return async (input) => {
+      const { options: o, signal } = input;
+      const ack = await publisher.publish(o.subject, o.stream, busMessage(o, input), signal);
       return { info: `stream ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate, already stored)' : ''}` };
     };
   },

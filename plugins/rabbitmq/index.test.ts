@@ -171,6 +171,8 @@ describe('rabbitmq publishing', () => {
       options: { url: url(proxy.port), exchange: consumer.exchange, routingKey: 'x', mandatory: true },
       event,
       attempt: 1,
+      delivery: { id: 1, key: 'msg_test' },
+      transformed: {},
       signal: new AbortController().signal,
       logger: silentLogger,
     });

@@ -3,7 +3,7 @@
 // when a config uses this action, not before.
 
 import { definePlugin, type JsonSchema } from '../../src/index.js';
-import { busMessage, messageOptionSchemas, type BusMessageOptions } from '../bus/message.js';
+import { busMessage, checkBodyOptions, MESSAGE_TEMPLATES, MESSAGE_TRANSFORMS, messageOptionSchemas, type BusMessageOptions } from '../bus/message.js';
 import { brokerName } from '../bus/link.js';
 import { amqpPublisher } from './publisher.js';
 
@@ -56,13 +56,16 @@ export const rabbitmq = definePlugin<RabbitmqOptions>({
   name: 'rabbitmq',
   description: 'Publishes the event to a RabbitMQ exchange as a persistent message, confirmed by the broker.',
   options,
-  templates: ['exchange', 'routingKey', 'headers', 'body'],
+  templates: ['exchange', 'routingKey', ...MESSAGE_TEMPLATES],
+  transforms: [...MESSAGE_TRANSFORMS],
   target: (o) => `rabbitmq:${brokerName(o.url)}`,
   async create(config, ctx) {
+    checkBodyOptions(config);
     const publisher = await amqpPublisher(config.url, ctx);
-    return async ({ options: o, event, batch, signal }) => {
+    return async (input) => {
+      const { options: o, signal } = input;
       const target = { exchange: o.exchange, routingKey: o.routingKey, mandatory: o.mandatory };
-      await publisher.publish(target, busMessage(o, event, batch), signal);
+      await publisher.publish(target, busMessage(o, input), signal);
       return { info: `confirmed on exchange ${JSON.stringify(o.exchange)} with routing key ${JSON.stringify(o.routingKey)}` };
     };
   },

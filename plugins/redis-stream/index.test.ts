@@ -108,6 +108,15 @@ describe('redis-stream publishing', () => {
     expect(result).toEqual({ info: expect.stringMatching(new RegExp(`^${k} \\d+-\\d+$`)) });
   });
 
+  it('appends a transform\'s JSON as the body (issue 15 item 5)', async () => {
+    const k = key();
+    const action = await loadAction(redisStream, { url: url(), stream: k, transform: { jsonata: '{"doc": data.id, "type": $event.type}' } });
+    await action.run(makeEvent({ payload: { data: { id: 'doc_9' } } }));
+    const [entry] = await entries(k);
+    expect(JSON.parse(entry!.body.toString())).toEqual({ doc: 'doc_9', type: 'document.processed' });
+    expect(entry!.headers['content-type']).toBe('application/json');
+  });
+
   it('caps the stream with MAXLEN: exactly, or by whole nodes with ~', async () => {
     const exact = key();
     const trimmed = await loadAction(redisStream, { url: url(), stream: exact, maxlen: 10, approximate: false });

@@ -3,7 +3,7 @@
 // client is loaded when a config uses this action, not before.
 
 import { definePlugin, type JsonSchema } from '../../src/index.js';
-import { busMessage, messageOptionSchemas, type BusMessageOptions } from '../bus/message.js';
+import { busMessage, checkBodyOptions, MESSAGE_TEMPLATES, MESSAGE_TRANSFORMS, messageOptionSchemas, type BusMessageOptions } from '../bus/message.js';
 import { brokerName } from '../bus/link.js';
 import { redisPublisher } from './publisher.js';
 
@@ -54,13 +54,16 @@ export const redisStream = definePlugin<RedisStreamOptions>({
   name: 'redis-stream',
   description: 'Appends the event to a Redis stream (XADD, optionally MAXLEN-capped), confirmed by the entry id.',
   options,
-  templates: ['stream', 'headers', 'body'],
+  templates: ['stream', ...MESSAGE_TEMPLATES],
+  transforms: [...MESSAGE_TRANSFORMS],
   target: (o) => `redis-stream:${brokerName(o.url)}`,
   async create(config, ctx) {
+    checkBodyOptions(config);
     const publisher = await redisPublisher(config.url, ctx);
-    return async ({ options: o, event, batch, signal }) => {
+    return async (input) => {
+      const { options: o, signal } = input;
       const target = { stream: o.stream, approximate: o.approximate, ...(o.maxlen !== undefined && { maxlen: o.maxlen }) };
-      const id = await publisher.append(target, busMessage(o, event, batch), signal);
+      const id = await publisher.append(target, busMessage(o, input), signal);
       return { info: `${o.stream} ${id}` };
     };
   },

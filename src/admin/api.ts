@@ -16,7 +16,7 @@ import type { RejectionLog } from '../ops/rejections.js';
 import { dashboardRoutes } from './dashboard.js';
 import { MIN_TOKEN_LENGTH } from './tokens.js';
 import { explain, overview, parseWindow, rules, stats, tryEvent } from './insights.js';
-import { UsageError, configuredSecretHeaders, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
+import { UsageError, configFifoTargets, configuredSecretHeaders, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
 
 /** What Relay#reload answers (structurally, so this module does not import the Relay). */
 export type ReloadOutcome = { ok: true; hash: string; changed: boolean } | { ok: false; errors: readonly ConfigIssue[] };
@@ -112,12 +112,13 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
     ctx.body = await listEvents(store, query(ctx, EVENT_QUERY));
   });
   router.get('/events/:id', async (ctx) => {
-    const event = await showEvent(store, ctx.params.id!, { secretHeaders: configuredSecretHeaders(deps.config()) });
+    const config = deps.config();
+    const event = await showEvent(store, ctx.params.id!, { secretHeaders: configuredSecretHeaders(config), fifoTargets: configFifoTargets(config) });
     if (event === null) return fail(ctx, 404, `no event with id or seq "${ctx.params.id}"`);
     ctx.body = event;
   });
   router.get('/events/:id/deliveries', async (ctx) => {
-    const event = await showEvent(store, ctx.params.id!);
+    const event = await showEvent(store, ctx.params.id!, { fifoTargets: configFifoTargets(deps.config()) });
     if (event === null) return fail(ctx, 404, `no event with id or seq "${ctx.params.id}"`);
     ctx.body = { deliveries: event.deliveries };
   });
@@ -165,9 +166,9 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
   });
   // Larger than replay's limit: a pasted event may be as large as a real one.
   const event = lazyBody({ json: true, jsonStrict: true, jsonLimit: '1mb', urlencoded: false, text: false, multipart: false });
-  router.post('/dry-run', event, (ctx) => {
+  router.post('/dry-run', event, async (ctx) => {
     if (!ctx.is('application/json')) return fail(ctx, 415, 'send the dry run as application/json');
-    ctx.body = tryEvent(deps.config(), ctx.request.body);
+    ctx.body = await tryEvent(deps.config(), ctx.request.body);
   });
   dashboardRoutes(router, deps);
   return router;

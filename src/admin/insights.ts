@@ -156,11 +156,11 @@ const DRY_RUN_FIELDS = new Set(['source', 'headers', 'body']);
  * header, a token in its URL): those are masked, as GET /admin/config leaves
  * action options out.
  */
-export function tryEvent(config: LoadedConfig, input: unknown): DryRunResult & { configHash: string } {
+export async function tryEvent(config: LoadedConfig, input: unknown): Promise<DryRunResult & { configHash: string }> {
   const req = dryRunRequest(input);
   const body = Buffer.from(typeof req.body === 'string' ? req.body : JSON.stringify(req.body), 'utf8');
   try {
-    const result = dryRun(config, { body, ...(req.source !== undefined && { source: req.source }), ...(req.headers && { headers: req.headers }) });
+    const result = await dryRun(config, { body, ...(req.source !== undefined && { source: req.source }), ...(req.headers && { headers: req.headers }) });
     for (const rule of result.rules) for (const action of rule.actions ?? []) action.rendered = redact(action.rendered);
     return { ...result, configHash: config.hash };
   } catch (err) {
@@ -214,7 +214,7 @@ export async function explain(store: Store, config: LoadedConfig, id: string): P
     return { error: `source "${e.source}" is no longer configured` };
   }
   try {
-    const result = dryRun(config, { source: e.source, headers: e.headers, body: e.rawBody });
+    const result = await dryRun(config, { source: e.source, headers: e.headers, body: e.rawBody });
     // Rule names and reasons only: rendered fields are what Try it is for.
     const rules = result.rules.map(({ rule, matched, reason }) => ({ rule, matched, ...(reason !== undefined && { reason }) }));
     return { configHash: config.hash, matched: e.matched, rules };

@@ -168,6 +168,11 @@ export interface DeliveryView {
   nextAt: string | null;
   lastError: string | null;
   attempts: AttemptView[];
+  /**
+   * `ordering: fifo`: the id of the delivery at the head of this target's
+   * queue, which this one waits behind (absent when it is the head, or done).
+   */
+  waitingBehind?: number;
 }
 
 export interface EventView extends Omit<EventRow, 'deliveries'> {
@@ -180,12 +185,30 @@ export interface EventView extends Omit<EventRow, 'deliveries'> {
 export interface ShowOptions {
   /** More header names to mask, e.g. a source's configured signature header. */
   secretHeaders?: readonly string[];
+  /** Targets of `ordering: fifo` actions (configFifoTargets): queued deliveries to them say what they wait behind. */
+  fifoTargets?: readonly string[];
+}
+
+/** The config's FIFO targets, for ShowOptions. */
+export function configFifoTargets(config: LoadedConfig): readonly string[] {
+  return config.actions.catalog.fifoTargets?.() ?? [];
 }
 
 /** By provider id or seq; null when unknown. */
 export async function showEvent(store: Store, id: string, options: ShowOptions = {}): Promise<EventView | null> {
   const e = await store.getEvent(id);
-  return e === null ? null : toView(e, options);
+  if (e === null) return null;
+  const view = toView(e, options);
+  const fifo = new Set(options.fifoTargets ?? []);
+  const waiting = view.deliveries.filter((d) => fifo.has(d.target) && d.nextAt !== null && (d.status === 'pending' || d.status === 'failed'));
+  if (waiting.length > 0) {
+    const heads = await store.queueHeads(waiting.map((d) => d.target));
+    for (const d of waiting) {
+      const head = heads.get(d.target);
+      if (head !== undefined && head !== d.id) d.waitingBehind = head;
+    }
+  }
+  return view;
 }
 
 /**

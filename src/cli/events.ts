@@ -5,6 +5,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { openStore } from '../queue/index.js';
 import type { Store } from '../queue/store.js';
 import {
+  configFifoTargets,
   configuredSecretHeaders,
   listEvents,
   showEvent,
@@ -51,7 +52,9 @@ export async function eventsCommand(opts: EventsOptions, io: Io = processIo): Pr
 }
 
 export async function showCommand(id: string, opts: ShowOptions, io: Io = processIo): Promise<void> {
-  const event = await withStore(opts.config, (store, config) => showEvent(store, id, { secretHeaders: configuredSecretHeaders(config) }));
+  const event = await withStore(opts.config, (store, config) =>
+    showEvent(store, id, { secretHeaders: configuredSecretHeaders(config), fifoTargets: configFifoTargets(config) }),
+  );
   if (event === null) throw new Error(`no event with id or seq "${id}"`);
   io.out(opts.json ? JSON.stringify(event, null, 2) : formatEvent(event));
 }
@@ -104,7 +107,8 @@ export function formatEvent(e: EventView, now = Date.now()): string {
   for (const d of e.deliveries) {
     const queued = d.nextAt !== null && (d.status === 'pending' || d.status === 'failed');
     const next = !queued ? '' : Date.parse(d.nextAt!) <= now ? ', due now' : `, next ${relative(d.nextAt!, now)}`;
-    lines.push(`  #${d.id} ${d.rule} → ${d.action}  target ${d.target}  ${d.status}  ${d.attempts.length} attempt(s)${next}`);
+    const behind = d.waitingBehind !== undefined ? `, waiting behind #${d.waitingBehind} (ordering: fifo)` : '';
+    lines.push(`  #${d.id} ${d.rule} → ${d.action}  target ${d.target}  ${d.status}  ${d.attempts.length} attempt(s)${behind || next}`);
     if (d.attempts.length === 0) continue;
     const rows = d.attempts.map((a) => [
       String(a.n),

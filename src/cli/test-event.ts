@@ -14,7 +14,7 @@ export interface TestEventOptions {
 export async function testEvent(file: string, opts: TestEventOptions): Promise<void> {
   const config = await loadConfig(opts.config);
   const headers = { 'content-type': 'application/json', ...parseHeaders(opts.header) };
-  const result = dryRun(config, { source: opts.source, headers, body: await readFile(file) });
+  const result = await dryRun(config, { source: opts.source, headers, body: await readFile(file) });
   console.log(opts.json ? JSON.stringify(result, null, 2) : format(result));
 }
 
@@ -28,6 +28,7 @@ export function format(result: DryRunResult): string {
     lines.push(`  ✓ ${r.rule}`);
     for (const a of r.actions ?? []) {
       lines.push(`      → ${a.action} (${a.plugin})${a.enabled ? '' : ' [disabled]'}`);
+      if (a.error !== undefined) lines.push(`          ✗ ${a.error}`);
       for (const [field, value] of Object.entries(a.rendered)) {
         const text = typeof value === 'string' ? value : JSON.stringify(value);
         lines.push(`          ${field}: ${text.replace(/\n/g, '\n          ')}`);

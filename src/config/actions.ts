@@ -8,6 +8,7 @@ import { templateContext, type RelayEvent, type TemplateContext } from '../event
 import type { ActionCatalog, DeliveryPolicy, ResolvedAction } from '../deliver/types.js';
 import type { PlannedDelivery } from '../queue/store.js';
 import { checkUrl, compileTemplates, compileUrlTemplate } from '../match/template.js';
+import { compileTransform, type CompiledTransform, type TransformConfig } from '../match/transform.js';
 import { EgressPolicy } from '../deliver/egress-policy.js';
 import { createEgress, type Egress } from '../deliver/egress.js';
 import { sensitiveHeaderTest } from '../verify/headers.js';
@@ -18,6 +19,7 @@ import { toMs } from './units.js';
 
 type Path = (string | number)[];
 type Render = (ctx: TemplateContext) => Record<string, unknown>;
+type Transform = (ctx: TemplateContext) => Promise<Record<string, JsonValue>>;
 
 /** What every runner of one loaded config shares. */
 interface PerConfig {
@@ -29,10 +31,14 @@ interface PerConfig {
 
 export interface CompiledAction extends ResolvedAction {
   enabled: boolean;
+  /** `ordering: fifo`: one delivery in flight to the target, oldest first (src/queue/fifo.ts). */
+  fifo: boolean;
   batch?: { windowMs: number; max: number };
   /** The options as configured, templates not yet rendered (for `relay test`). */
   options: Record<string, unknown>;
   render(events: RelayEvent[]): Record<string, unknown>;
+  /** The output of each transform option the config sets (for `relay test` and execute). */
+  transform(events: RelayEvent[]): Promise<Record<string, JsonValue>>;
 }
 
 export interface CompiledActions {
@@ -77,7 +83,7 @@ export async function compileActions(
       let compiled: CompiledAction | undefined;
       if (base && plugins.has(base.use)) {
         const key = item.name ?? item.use;
-        const plain = !item.with && !item.retry && !item.timeout && !item.concurrency && !item.batch && item.enabled === undefined;
+        const plain = !item.with && !item.retry && !item.timeout && !item.concurrency && !item.batch && !item.ordering && item.enabled === undefined;
         if (plain) {
           let pending = shared.get(item.use);
           if (!pending) {
@@ -106,6 +112,7 @@ export async function compileActions(
     byRule.set(rule.name, list);
   }
 
+  const fifoTargets = [...new Set([...index.values()].filter((a) => a.fifo && a.enabled).map((a) => a.target))];
   return {
     issues,
     byRule,
@@ -113,7 +120,10 @@ export async function compileActions(
       await Promise.allSettled(closers.map(async (fn) => fn()));
       await egress.close();
     },
-    catalog: { get: (rule, action) => index.get(`${rule}\0${action}`) },
+    catalog: {
+      get: (rule, action) => index.get(`${rule}\0${action}`),
+      fifoTargets: () => fifoTargets,
+    },
     plan(rules) {
       const out: PlannedDelivery[] = [];
       for (const rule of rules) {
@@ -144,6 +154,11 @@ async function build(
   issues: ConfigIssue[],
   perConfig: PerConfig,
 ): Promise<CompiledAction | undefined> {
+  if (cfg.ordering === 'fifo' && cfg.batch) {
+    // A batch is one delivery formed over a window: ordering it against single deliveries has no clear meaning.
+    issues.push({ path: [...at, 'ordering'], message: '`ordering: fifo` cannot be combined with `batch`' });
+    return undefined;
+  }
   const options = structuredClone(cfg.with ?? {}) as Record<string, unknown>;
   const optionIssues = validateWith(plugin.options, options, [...at, 'with']);
   if (optionIssues.length) {
@@ -152,12 +167,16 @@ async function build(
   }
   let render: Render;
   let renderBatch: Render | undefined;
+  let transform: Transform;
+  let transformBatch: Transform | undefined;
   try {
     render = compileOptions(plugin, options, [...at, 'with']);
+    transform = compileTransforms(plugin, options, [...at, 'with']);
     if (cfg.batch?.with) {
       const batchOptions = { ...options, ...cfg.batch.with };
       issues.push(...validateWith(plugin.options, batchOptions, [...at, 'batch', 'with']));
       renderBatch = compileOptions(plugin, batchOptions, [...at, 'batch', 'with']);
+      transformBatch = compileTransforms(plugin, batchOptions, [...at, 'batch', 'with']);
     }
   } catch (err) {
     issues.push(...issuesOf(err, at));
@@ -199,12 +218,14 @@ async function build(
     // A target derived from a template that is not a URL yet keeps the default key.
   }
 
-  const renderFor = (events: RelayEvent[]): Record<string, unknown> => {
+  const contextFor = (events: RelayEvent[]): TemplateContext => {
     const first = events[0]!;
-    if (!cfg.batch) return render(templateContext(first));
-    const ctx = { ...templateContext(first), events: events.map(templateContext) };
-    return (renderBatch ?? render)(ctx);
+    if (!cfg.batch) return templateContext(first);
+    return { ...templateContext(first), events: events.map(templateContext) };
   };
+  const renderFor = (events: RelayEvent[]): Record<string, unknown> => (cfg.batch ? (renderBatch ?? render) : render)(contextFor(events));
+  const transformFor = (events: RelayEvent[]): Promise<Record<string, JsonValue>> =>
+    (cfg.batch ? (transformBatch ?? transform) : transform)(contextFor(events));
 
   return {
     rule,
@@ -213,16 +234,20 @@ async function build(
     target,
     policy,
     enabled,
+    fifo: cfg.ordering === 'fifo',
     options,
     ...(cfg.batch && { batch: { windowMs: toMs(cfg.batch.window), max: cfg.batch.max ?? 50 } }),
     render: renderFor,
-    async execute({ events, attempt, signal, logger: log }) {
+    transform: transformFor,
+    async execute({ events, attempt, delivery, signal, logger: log }) {
       if (!runner) throw new Error(`action ${key} is disabled`);
       return runner({
         options: renderFor(events),
+        transformed: await transformFor(events),
         event: events[0]!,
         ...(cfg.batch && { batch: events }),
         attempt,
+        delivery,
         signal,
         logger: log,
       });
@@ -263,6 +288,24 @@ function compileOptions(plugin: AnyPlugin, options: Record<string, unknown>, at:
     for (const [field, fn] of compiled) out[field] = fn(ctx);
     return out;
   };
+}
+
+/** Compiles the options the plugin declares as transforms; every broken one is reported. */
+function compileTransforms(plugin: AnyPlugin, options: Record<string, unknown>, at: Path): Transform {
+  const issues: ConfigIssue[] = [];
+  const compiled: Array<readonly [string, CompiledTransform]> = [];
+  for (const field of plugin.transforms ?? []) {
+    const value = options[field];
+    if (value === undefined) continue;
+    try {
+      compiled.push([field, compileTransform(value as TransformConfig, [...at, field])]);
+    } catch (err) {
+      issues.push(...issuesOf(err, at));
+    }
+  }
+  if (issues.length) throw new ConfigError(issues);
+  if (!compiled.length) return async () => ({});
+  return async (ctx) => Object.fromEntries(await Promise.all(compiled.map(async ([field, fn]) => [field, await fn(ctx)] as const)));
 }
 
 function issuesOf(err: unknown, at: Path): ConfigIssue[] {

@@ -50,6 +50,13 @@ const actionProperties = {
   retry: retrySchema(false),
   timeout: { ...durationSchema, description: 'Abort an attempt after this long (retryable).' },
   concurrency: { type: 'integer', minimum: 1, description: 'Deliveries of this action running at once.' },
+  ordering: {
+    type: 'string',
+    enum: ['none', 'fifo'],
+    description:
+      '`fifo`: one delivery at a time to this action\'s target, oldest first; a failing one holds the rest back until it is delivered or dead. ' +
+      'Costs throughput (one request per round trip). Not with `batch`. Default `none`.',
+  },
   batch: batchSchema,
 };
 

@@ -131,17 +131,17 @@ export async function runTestFile(file: string, defaultConfig: string, load: Con
     } catch (err) {
       return { file, config, cases, error: `case "${c.name}": cannot read bodyFile: ${(err as Error).message}` };
     }
-    cases.push(runCase(loaded, c, body));
+    cases.push(await runCase(loaded, c, body));
   }
   return { file, config, cases };
 }
 
-export function runCase(config: LoadedConfig, c: TestCase, body: Buffer): CaseResult {
+export async function runCase(config: LoadedConfig, c: TestCase, body: Buffer): Promise<CaseResult> {
   const headers = { 'content-type': 'application/json', ...lowerKeys(stringMap(c.headers)) };
   const mismatches: Mismatch[] = [];
   let result: DryRunResult | undefined;
   try {
-    result = dryRun(config, { ...(c.source !== undefined && { source: c.source }), headers, body });
+    result = await dryRun(config, { ...(c.source !== undefined && { source: c.source }), headers, body });
   } catch (err) {
     if (!(err instanceof DryRunError)) throw err;
     const expected = c.expect.error;

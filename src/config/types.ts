@@ -23,6 +23,7 @@ export interface ActionConfig {
   retry?: RetryConfig;
   timeout?: Duration;
   concurrency?: number;
+  ordering?: 'none' | 'fifo';
   batch?: { window: Duration; max?: number; with?: Record<string, unknown> };
 }
 

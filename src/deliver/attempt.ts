@@ -2,9 +2,10 @@
 // happened in the terms the queue needs (delivered, retry when, or dead).
 // Alertmanager's Retrier shape: the failure itself says whether a retry can help.
 
+import { createHash } from 'node:crypto';
 import { parsePayload } from '../ingest/body.js';
 import type { RelayEvent } from '../event.js';
-import { DeliveryError, type ActionResult, type DeliveryRequest, type DeliveryResponse, type PluginLogger } from '../plugin.js';
+import { DeliveryError, type ActionResult, type DeliveryInfo, type DeliveryRequest, type DeliveryResponse, type PluginLogger } from '../plugin.js';
 import type { AttemptRecord, DeliveryNext, StoredEvent } from '../queue/store.js';
 import { nextAttemptAt } from './backoff.js';
 import { storedRequest, storedResponse } from './exchange.js';
@@ -28,6 +29,7 @@ export interface AttemptOutcome {
 export interface RunInput {
   events: RelayEvent[];
   attempt: number;
+  delivery: DeliveryInfo;
   controller: AbortController;
   timeoutMs: number;
   logger: PluginLogger;
@@ -46,7 +48,7 @@ export async function runAction(action: ResolvedAction, input: RunInput): Promis
   try {
     // Raced against the signal so a plugin that ignores it cannot hold the lease past the timeout.
     result = await raceAbort(
-      () => action.execute({ events: input.events, attempt: input.attempt, signal, logger: input.logger }),
+      () => action.execute({ events: input.events, attempt: input.attempt, delivery: input.delivery, signal, logger: input.logger }),
       signal,
     );
     ok = true;
@@ -95,6 +97,18 @@ export function planNext(
   if (response) record.response = response;
   if (request) record.request = request;
   return { record, next };
+}
+
+/**
+ * What a plugin learns about the delivery it runs. The key hashes what the
+ * delivery *is* (source, event ids, rule, action) rather than the row number,
+ * so a fresh database or a second instance cannot hand an unrelated delivery
+ * a key a receiver has already seen.
+ */
+export function deliveryInfo(id: number, rule: string, action: string, events: ReadonlyArray<Pick<StoredEvent, 'source' | 'id'>>): DeliveryInfo {
+  const hash = createHash('sha256');
+  for (const part of [rule, action, ...events.flatMap((e) => [e.source, e.id])]) hash.update(`${part.length}:${part}`);
+  return { id, key: `msg_${hash.digest('base64url').slice(0, 32)}` };
 }
 
 /**

@@ -3,7 +3,7 @@
 // swapped atomically on reload; deliveries of rules that vanished go dead
 // with a clear error rather than being dropped.
 
-import type { ActionResult, PluginLogger } from '../plugin.js';
+import type { ActionResult, DeliveryInfo, PluginLogger } from '../plugin.js';
 import type { RelayEvent } from '../event.js';
 
 export interface RetryPolicy {
@@ -32,6 +32,7 @@ export interface ResolvedAction {
   execute(input: {
     events: RelayEvent[];
     attempt: number;
+    delivery: DeliveryInfo;
     signal: AbortSignal;
     logger: PluginLogger;
   }): Promise<ActionResult | void>;
@@ -39,6 +40,8 @@ export interface ResolvedAction {
 
 export interface ActionCatalog {
   get(rule: string, action: string): ResolvedAction | undefined;
+  /** Targets of enabled `ordering: fifo` actions: their deliveries go one at a time, oldest first. */
+  fifoTargets?(): readonly string[];
 }
 
 /** Pino-compatible: what the workers log with; `child` binds a delivery's ids. */

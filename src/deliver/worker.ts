@@ -6,7 +6,7 @@
 import { LazyChild } from '../log.js';
 import type { RelayEvent } from '../event.js';
 import type { AttemptRecord, ClaimedDelivery, DeliveryNext, Store, StoredEvent } from '../queue/store.js';
-import { decodeEvent, planNext, runAction } from './attempt.js';
+import { decodeEvent, deliveryInfo, planNext, runAction } from './attempt.js';
 import { MemoryBreaker, type Breaker, type BreakerOptions, type CircuitInfo } from './breaker.js';
 import type { ActionCatalog, AttemptInfo, DeliveryLogger, ResolvedAction } from './types.js';
 
@@ -168,6 +168,7 @@ export class Deliverer {
       now: claimNow,
       leaseMs: this.leaseMs,
       skipTargets: this.skipTargets(claimNow),
+      fifoTargets: this.catalog().fifoTargets?.(),
     });
     if (this.stopping) {
       await this.release(claimed);
@@ -234,6 +235,7 @@ export class Deliverer {
     const o = await runAction(action, {
       events: d.events.map(this.decode),
       attempt,
+      delivery: deliveryInfo(d.id, d.rule, d.action, d.events),
       controller: r.controller,
       timeoutMs: this.timeoutFor(action, r.key ?? ''),
       logger: log,

@@ -19,11 +19,15 @@ import {
   type StoreContext,
 } from './queries.js';
 import type { ClaimedDelivery, ClaimOptions, LeaseToken, StoredEvent } from './store.js';
+import { fifoCondition, hasFifo, SQLITE_FIFO_CONDITION } from './fifo.js';
 
 // SQLite's claim (see claimSqlite): fixed texts, so each is prepared once.
-const SQLITE_DUE_BASE = `select id from deliveries where next_at <= ? and status in ('pending', 'failed')`;
+const SQLITE_DUE_BASE = `select id from deliveries d where next_at <= ? and status in ('pending', 'failed')`;
+const SQLITE_SKIP = ` and target not in (select value from json_each(?))`;
 const SQLITE_DUE = `${SQLITE_DUE_BASE} order by next_at limit ?`;
-const SQLITE_DUE_SKIP = `${SQLITE_DUE_BASE} and target not in (select value from json_each(?)) order by next_at limit ?`;
+const SQLITE_DUE_SKIP = `${SQLITE_DUE_BASE}${SQLITE_SKIP} order by next_at limit ?`;
+const SQLITE_DUE_FIFO = `${SQLITE_DUE_BASE}${SQLITE_FIFO_CONDITION} order by next_at limit ?`;
+const SQLITE_DUE_SKIP_FIFO = `${SQLITE_DUE_BASE}${SQLITE_SKIP}${SQLITE_FIFO_CONDITION} order by next_at limit ?`;
 const SQLITE_CLAIM_ONE = `update deliveries set claimed_by = ?, lease_generation = lease_generation + 1, lease_until = ?,
   next_at = ?, batch_open = null, updated_at = ? where id = ? returning id, rule, action, target, attempts, event_seq, lease_generation`;
 const EVENT_COLUMNS = 'e.seq, e.event_id, e.source, e.type, e.received_at, e.headers, e.body, e.matched';
@@ -48,11 +52,10 @@ interface ClaimedRow {
  */
 export function* claimSqlite(o: ClaimOptions): Step<ClaimedDelivery[]> {
   const skip = o.skipTargets !== undefined && o.skipTargets.length > 0 ? JSON.stringify(o.skipTargets) : null;
-  const due = yield* all(
-    skip === null
-      ? raw<{ id: number }>(SQLITE_DUE, [o.now, o.limit])
-      : raw<{ id: number }>(SQLITE_DUE_SKIP, [o.now, skip, o.limit]),
-  );
+  const fifo = hasFifo(o.fifoTargets) ? JSON.stringify(o.fifoTargets) : null;
+  const text = fifo === null ? (skip === null ? SQLITE_DUE : SQLITE_DUE_SKIP) : skip === null ? SQLITE_DUE_FIFO : SQLITE_DUE_SKIP_FIFO;
+  const params = [o.now, ...(skip === null ? [] : [skip]), ...(fifo === null ? [] : [fifo]), o.limit];
+  const due = yield* all(raw<{ id: number }>(text, params));
   if (due.length === 0) return [];
   const leaseEnd = o.now + o.leaseMs;
   const out: ClaimedDelivery[] = [];
@@ -108,7 +111,7 @@ export async function claimPostgres(engine: Engine, ctx: StoreContext, o: ClaimO
 function* claimSteps(ctx: StoreContext, o: ClaimOptions) {
   const db = ctx.db;
   let due = db
-    .selectFrom('deliveries')
+    .selectFrom('deliveries as d')
     .select('id')
     .where('next_at', '<=', o.now)
     .where('status', 'in', ['pending', 'failed'])
@@ -117,6 +120,7 @@ function* claimSteps(ctx: StoreContext, o: ClaimOptions) {
   if (o.skipTargets !== undefined && o.skipTargets.length > 0) {
     due = due.where('target', 'not in', [...o.skipTargets]);
   }
+  if (hasFifo(o.fifoTargets)) due = due.where(fifoCondition(o.fifoTargets));
   due = due.forUpdate().skipLocked();
   const ids = (yield* all(due)).map((r) => r.id);
   if (ids.length === 0) return [];

@@ -7,6 +7,7 @@
 
 import { all, exec, raw, type Dialect, type Step } from './engine.js';
 import type { MigrationResult } from './store.js';
+import { FIFO_INDEX } from './fifo.js';
 
 /** Shared inbound rate-limit counters (PostgreSQL), read and written by rate-limiter-flexible. */
 export const RATE_LIMITS_TABLE = 'rate_limits';
@@ -130,6 +131,12 @@ export const migrations: readonly Migration[] = [
     // The fencing token's second half (see LeaseToken): every claim bumps it,
     // so a lapsed claimer's finish or release no longer matches the row.
     up: () => [`alter table deliveries add column lease_generation integer not null default 0`],
+  },
+  // 7 and 8 are reserved for changes made alongside this one.
+  {
+    version: 9,
+    name: 'fifo-queue-index',
+    up: () => [FIFO_INDEX],
   },
 ];
 

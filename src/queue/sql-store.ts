@@ -15,6 +15,7 @@ import { GroupCommit } from './group-commit.js';
 import { activitySteps } from './activity.js';
 import { migrate } from './migrations.js';
 import { ingestSteps, type IngestItem } from './ingest.js';
+import { queueHeadsSteps } from './fifo.js';
 import { claimPostgres, claimSqlite, finishSteps, recoverSteps, releaseSteps } from './lease.js';
 import { CHUNK, hotQueries, type FinishParams, type StoreContext } from './queries.js';
 import { backlogSteps, deadCountSteps, eventDetailSteps, listEventsSteps, nextDueAtSteps } from './read.js';
@@ -159,6 +160,10 @@ export class SqlStore implements Store {
 
   nextDueAt(): Promise<number | null> {
     return this.engine.read(() => nextDueAtSteps(this.ctx));
+  }
+
+  queueHeads(targets: readonly string[]): Promise<Map<string, number>> {
+    return this.engine.read(() => queueHeadsSteps(this.ctx, targets));
   }
 
   listEvents(filter: EventFilter): Promise<EventSummary[]> {

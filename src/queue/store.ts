@@ -100,6 +100,11 @@ export interface ClaimOptions {
   leaseMs: number;
   /** Targets whose circuit is open: leave their deliveries queued. */
   skipTargets?: readonly string[];
+  /**
+   * Targets of `ordering: fifo` actions: claim only each one's oldest queued
+   * delivery, and only when none older is in flight or waiting to retry (fifo.ts).
+   */
+  fifoTargets?: readonly string[];
 }
 
 export interface EventFilter {
@@ -282,6 +287,8 @@ export interface Store {
    * if its worker died).
    */
   nextDueAt(): Promise<number | null>;
+  /** The oldest queued (pending, failed or in-flight) delivery of each target that has one. */
+  queueHeads(targets: readonly string[]): Promise<Map<string, number>>;
   listEvents(filter: EventFilter): Promise<EventSummary[]>;
   /** By provider id or by seq. */
   getEvent(idOrSeq: string): Promise<EventDetail | null>;

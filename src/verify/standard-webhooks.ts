@@ -16,12 +16,23 @@ function names(req: VerifyRequest): { id: string; timestamp: string; signature: 
   return { id: `${p}-id`, timestamp: `${p}-timestamp`, signature: `${p}-signature` };
 }
 
-function toKey(secret: string): Buffer | undefined {
+/** The key bytes of a `whsec_<base64>` secret (the prefix is optional); undefined when not base64. */
+export function standardWebhooksKey(secret: string): Buffer | undefined {
   const b64 = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret;
   return decode(b64.padEnd(Math.ceil(b64.length / 4) * 4, '='), 'base64');
 }
+const toKey = standardWebhooksKey;
 
 const mac = (key: Buffer, id: string, ts: string, body: Buffer): Buffer => hmac('sha256', key, `${id}.${ts}.`, body);
+
+/**
+ * The `webhook-signature` value for a message: one `v1,<base64>` per key,
+ * space-separated, so a receiver holding any of them (old or new, during a
+ * rotation) accepts it. `timestamp` is unix seconds.
+ */
+export function standardWebhooksSignature(keys: readonly Buffer[], id: string, timestamp: string, body: Buffer): string {
+  return keys.map((key) => `v1,${mac(key, id, timestamp, body).toString('base64')}`).join(' ');
+}
 
 export const standardWebhooksScheme: Scheme<StandardWebhooksOptions> = {
   name: 'standard-webhooks',
@@ -73,7 +84,7 @@ export const standardWebhooksScheme: Scheme<StandardWebhooksOptions> = {
     return {
       'webhook-id': id,
       'webhook-timestamp': ts,
-      'webhook-signature': `v1,${mac(key, id, ts, body).toString('base64')}`,
+      'webhook-signature': standardWebhooksSignature([key], id, ts, body),
     };
   },
 };

@@ -9,7 +9,7 @@ const example = (name: string) => readFileSync(`config/examples/${name}.json`);
 
 describe('dry run (relay test)', () => {
   it('lists matching rules with rendered actions, and why the others do not match', async () => {
-    const result = dryRun(await shipped(), { body: example('document.processed') });
+    const result = await dryRun(await shipped(), { body: example('document.processed') });
     expect(result.event).toEqual({ id: 'event_abc123', type: 'document.processed' });
     const byName = Object.fromEntries(result.rules.map((r) => [r.rule, r]));
     expect(byName['processed-to-slack']).toMatchObject({
@@ -25,7 +25,7 @@ describe('dry run (relay test)', () => {
 
   it('names the first failed condition', async () => {
     const body = Buffer.from(example('chat.message.created').toString().replace('"assistant"', '"user"'));
-    const result = dryRun(await shipped(), { body });
+    const result = await dryRun(await shipped(), { body });
     const rule = result.rules.find((r) => r.rule === 'assistant-messages')!;
     expect(rule.matched).toBe(false);
     expect(rule.reason).toMatch(/\$\.data\.role/);
@@ -33,14 +33,14 @@ describe('dry run (relay test)', () => {
   });
 
   it('does not print credentials: only templated fields are shown', async () => {
-    const result = dryRun(await shipped(), { body: example('document.failed') });
+    const result = await dryRun(await shipped(), { body: example('document.failed') });
     const rendered = JSON.stringify(result.rules.find((r) => r.rule === 'failures-to-email')!.actions);
     expect(rendered).toContain('Archivus: document doc_def456 failed');
     expect(rendered).not.toContain('smtp');
   });
 
   it('formats a readable report', async () => {
-    const text = format(dryRun(await shipped(), { body: example('document.processed') }));
+    const text = format(await dryRun(await shipped(), { body: example('document.processed') }));
     expect(text).toMatch(/✓ processed-to-slack/);
     expect(text).toMatch(/✗ failures-to-email: /);
     expect(text).toMatch(/2 of 5 rule\(s\) match/);
@@ -48,8 +48,8 @@ describe('dry run (relay test)', () => {
 
   it('explains bad input', async () => {
     const config = await shipped();
-    expect(() => dryRun(config, { body: Buffer.from('nope') })).toThrow(DryRunError);
-    expect(() => dryRun(config, { body: Buffer.from('{}') })).toThrow(/event type not found/);
-    expect(() => dryRun(config, { source: 'github', body: Buffer.from('{}') })).toThrow(/unknown source "github"/);
+    await expect(dryRun(config, { body: Buffer.from('nope') })).rejects.toThrow(DryRunError);
+    await expect(dryRun(config, { body: Buffer.from('{}') })).rejects.toThrow(/event type not found/);
+    await expect(dryRun(config, { source: 'github', body: Buffer.from('{}') })).rejects.toThrow(/unknown source "github"/);
   });
 });

@@ -66,7 +66,7 @@ describe('relay init', () => {
   it('without flags and without a terminal: archivus + log, and the rule works on an Archivus example', async () => {
     const { output } = await init({});
     const config = await loadConfig(output, { env: { ARCHIVUS_WEBHOOK_SECRET: 'x' } });
-    const result = dryRun(config, { body: readFileSync('config/examples/document.processed.json') });
+    const result = await dryRun(config, { body: readFileSync('config/examples/document.processed.json') });
     expect(result.rules).toEqual([
       {
         rule: 'archivus-events',

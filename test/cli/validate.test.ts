@@ -37,4 +37,25 @@ describe('relay validate', () => {
     expect(out).toMatch(/✓ failures-to-email/);
     expect(out).toMatch(/subject: Archivus: document doc_def456 failed/);
   });
+
+  const transformed = (expr: string) =>
+    writeConfig(
+      minimal.replace(
+        '- use: log',
+        `- use: forward\n        with:\n          url: http://127.0.0.1:9/in\n          transform:\n            jsonata: '${expr}'`,
+      ),
+    );
+
+  it('relay validate locates a broken JSONata transform: file:line:col, key path and character (issue 15 item 5)', () => {
+    const { code, out } = relay(['validate', '-c', transformed('{"id": $event.id, "tags": data.document.(}')]);
+    expect(code).toBe(1);
+    expect(out).toMatch(/relay\.config\.yaml:14:\d+ rules\[0\]\.actions\[0\]\.with\.transform\.jsonata: invalid JSONata at character \d+ \(near "}"\)/);
+  });
+
+  it('relay test renders the transform: the body that would be sent', () => {
+    const file = transformed('{"doc": data.document_id, "why": data.error, "type": $event.type}');
+    const { code, out } = relay(['test', '-c', file, 'config/examples/document.failed.json']);
+    expect(code).toBe(0);
+    expect(out).toContain('transform: {"doc":"doc_def456","why":"Processing failed: Invalid file format","type":"document.failed"}');
+  });
 });

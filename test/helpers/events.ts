@@ -3,7 +3,8 @@
 // real URL rendering and the real plugin context.
 
 import { Ajv } from 'ajv';
-import type { ActionPlugin, ActionResult, CreateContext, PluginLogger, RelayEvent } from '../../src/index.js';
+import type { ActionPlugin, ActionResult, CreateContext, DeliveryInfo, PluginLogger, RelayEvent } from '../../src/index.js';
+import { deliveryInfo } from '../../src/deliver/attempt.js';
 import { templateContext, type TemplateContext } from '../../src/event.js';
 import { compileActions } from '../../src/config/actions.js';
 import type { AnyPlugin } from '../../src/config/plugins.js';
@@ -68,6 +69,8 @@ export function contextFor(events: RelayEvent[], batched = events.length > 1): T
 export interface RunOptions {
   signal?: AbortSignal;
   attempt?: number;
+  /** The delivery (default: id 1, its key derived as the worker derives it). */
+  delivery?: DeliveryInfo;
   /** Force batch mode even for one event. */
   batched?: boolean;
   logger?: PluginLogger;
@@ -134,6 +137,7 @@ export async function loadAction<O>(
       return action.execute({
         events,
         attempt: runOpts.attempt ?? 1,
+        delivery: runOpts.delivery ?? deliveryInfo(1, 'test', name, events),
         signal: runOpts.signal ?? new AbortController().signal,
         logger: runOpts.logger ?? silentLogger,
       });

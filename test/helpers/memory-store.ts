@@ -186,6 +186,15 @@ export class MemoryStore implements Store {
     return next;
   }
 
+  async queueHeads(targets: readonly string[]): Promise<Map<string, number>> {
+    const heads = new Map<string, number>();
+    for (const d of this.deliveries.values()) {
+      if (!targets.includes(d.target) || (d.status !== 'pending' && d.status !== 'failed')) continue;
+      if (!heads.has(d.target) || d.id < heads.get(d.target)!) heads.set(d.target, d.id);
+    }
+    return heads;
+  }
+
   async listEvents(_filter: EventFilter): Promise<EventSummary[]> {
     return [];
   }

@@ -2,7 +2,6 @@
 // receiver as the forward target, events signed the way the generic hmac
 // scheme expects, and the admin API for what the dashboard shows.
 
-import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Relay } from '../../src/relay.js';
 import { ConfigError, formatIssue } from '../../src/errors.js';
@@ -10,6 +9,7 @@ import { MASK } from '../../src/admin/operations.js';
 import { HOP_BY_HOP_HEADERS } from '../../plugins/forward/index.js';
 import { startInProcess } from '../helpers/in-process.js';
 import { loadYaml } from '../helpers/config.js';
+import { postHook } from '../helpers/hooks-source.js';
 import { startReceiver, type Receiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/relay-process.js';
 
@@ -34,15 +34,7 @@ rules:
         with: { url: "${target.url}/tenants/{{ payload.tenant }}/events" }
 `;
 
-async function post(relay: Relay, payload: object, headers: Record<string, string> = {}): Promise<void> {
-  const body = JSON.stringify(payload);
-  const res = await fetch(`${relay.url}/webhooks/hooks`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-webhook-signature': createHmac('sha256', SECRET).update(body).digest('hex'), ...headers },
-    body,
-  });
-  expect(res.status).toBe(202);
-}
+const post = (relay: Relay, payload: object, headers: Record<string, string> = {}) => postHook(relay, payload, headers, SECRET);
 
 async function admin<T>(relay: Relay, path: string): Promise<T> {
   const res = await fetch(`${relay.url}${path}`, { headers: bearer });

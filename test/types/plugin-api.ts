@@ -31,7 +31,7 @@ export const teams: ActionPlugin<TeamsOptions> = definePlugin<TeamsOptions>({
       if (secret && EgressError.find(new Error('x'))) throw new DeliveryError('blocked', { retryable: false });
       const text: string = input.options.text;
       input.signal.throwIfAborted();
-      input.logger.info({ url, text, attempt: input.attempt, id: input.event.id, n: input.batch?.length });
+      input.logger.info({ url, text, attempt: input.attempt, delivery: input.delivery.id, key: input.delivery.key, id: input.event.id, n: input.batch?.length });
       if (text === '') throw new DeliveryError('empty', { retryable: false });
       throw DeliveryError.fromStatus(503, 'busy', '2');
     };

@@ -131,6 +131,16 @@ export function curlCommand(req, body) {
  */
 export function waitReason(d, targets) {
   if ((d.status !== 'pending' && d.status !== 'failed') || !d.nextAt) return null;
+  if (typeof d.waitingBehind === 'number') {
+    return h(
+      'p',
+      { class: 'held', role: 'status' },
+      h('b', null, 'Waiting: '),
+      `the action delivers in order (ordering: fifo), and delivery #${d.waitingBehind} to `,
+      h('code', null, d.target),
+      ' is ahead of this one. It goes once that one is delivered or dead.',
+    );
+  }
   const due = new Date(d.nextAt).getTime();
   if (due > Date.now()) return h('p', { class: 'muted next' }, 'Next attempt ', when(d.nextAt), ` (in ${Math.max(1, Math.round((due - Date.now()) / 1000))} s).`);
   const circuit = targets?.find((t) => t.target === d.target)?.circuit;
