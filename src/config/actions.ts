@@ -2,6 +2,7 @@
 // `use`, merges per-rule overrides, validates options against the plugin's
 // schema, parses templates and builds each runner once.
 
+import { createHash } from 'node:crypto';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { PluginLogger, JsonValue } from '../plugin.js';
 import { templateContext, type RelayEvent, type TemplateContext } from '../event.js';
@@ -91,7 +92,7 @@ export async function compileActions(
           compiled = await build(at, merged, rule.name, key, plugins.get(base.use)!, config, issues, perConfig);
         }
       } else if (plugins.has(item.use)) {
-        compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, perConfig);
+        compiled = await build(at, item, rule.name, item.name ?? inlineName(item), plugins.get(item.use)!, config, issues, perConfig);
       } else if (!base) {
         issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}" (known: ${known()})` });
       }
@@ -113,7 +114,7 @@ export async function compileActions(
       await Promise.allSettled(closers.map(async (fn) => fn()));
       await egress.close();
     },
-    catalog: { get: (rule, action) => index.get(`${rule}\0${action}`) },
+    catalog: { get: (rule, action) => index.get(`${rule}\0${action}`), hasRule: (rule) => byRule.has(rule) },
     plan(rules) {
       const out: PlannedDelivery[] = [];
       for (const rule of rules) {
@@ -228,6 +229,30 @@ async function build(
       });
     },
   };
+}
+
+/**
+ * An unnamed inline action's identity: its plugin plus a hash of its options,
+ * never its position. Queued deliveries store this name and are looked up by
+ * it after a reload, so inserting an action before it (`[forward]` becoming
+ * `[log, forward]`) cannot hand its deliveries to another action; changing its
+ * options makes it a different action (its queued deliveries go dead, "action
+ * removed by reload"), and a `name` keeps one identity across edits.
+ */
+export function inlineName(item: Pick<ActionConfig, 'use' | 'with'>): string {
+  const hash = createHash('sha256').update(canonicalJson({ use: item.use, with: item.with ?? {} })).digest('hex');
+  return `${item.use}~${hash.slice(0, 8)}`;
+}
+
+/** JSON with object keys sorted, so key order in the YAML does not change an identity. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /**

@@ -1,7 +1,7 @@
 // What the delivery workers need from the loaded config: for a stored
 // (rule, action) pair, how to run it and under which policy. The catalog is
-// swapped atomically on reload; deliveries of rules that vanished go dead
-// with a clear error rather than being dropped.
+// swapped atomically on reload; deliveries whose rule or action vanished go
+// dead with a clear error rather than being dropped or run by another action.
 
 import type { ActionResult, PluginLogger } from '../plugin.js';
 import type { RelayEvent } from '../event.js';
@@ -39,6 +39,8 @@ export interface ResolvedAction {
 
 export interface ActionCatalog {
   get(rule: string, action: string): ResolvedAction | undefined;
+  /** Is the rule configured? Tells "action removed" from "rule removed" for a delivery `get` cannot find. */
+  hasRule(rule: string): boolean;
 }
 
 /** Pino-compatible: what the workers log with; `child` binds a delivery's ids. */
@@ -51,7 +53,7 @@ export interface AttemptInfo {
   deliveryId: number;
   rule: string;
   action: string;
-  /** The plugin's name; `unknown` when the rule or action is no longer configured. */
+  /** The plugin's name; `unknown` when a reload removed the rule or action. */
   plugin: string;
   target: string;
   /** 1 for the first attempt. */

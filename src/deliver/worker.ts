@@ -36,7 +36,9 @@ export interface DelivererOptions {
 
 export const DEFAULT_LEASE_MS = 60_000;
 export const DEFAULT_POLL_MS = 1_000;
-export const UNCONFIGURED_ERROR = 'rule or action no longer configured';
+/** Why a queued delivery went dead when a reload removed what it was planned with. */
+export const RULE_REMOVED_ERROR = 'rule removed by reload';
+export const ACTION_REMOVED_ERROR = 'action removed by reload';
 
 interface Running {
   delivery: ClaimedDelivery;
@@ -185,7 +187,9 @@ export class Deliverer {
     for (const d of claimed) {
       const action = catalog.get(d.rule, d.action);
       if (!action) {
-        this.track(d, undefined, undefined, (r) => this.unconfigured(r));
+        // Never another action: identities do not depend on position (see inlineName).
+        const reason = catalog.hasRule(d.rule) ? ACTION_REMOVED_ERROR : RULE_REMOVED_ERROR;
+        this.track(d, undefined, undefined, (r) => this.unconfigured(r, reason));
         continue;
       }
       const key = `${d.rule}\u0000${d.action}`;
@@ -259,12 +263,12 @@ export class Deliverer {
     await this.record(d, record, next, { plugin: action.plugin, attempt });
   }
 
-  private async unconfigured(r: Running): Promise<void> {
+  private async unconfigured(r: Running, reason: string): Promise<void> {
     r.finishing = true;
     const d = r.delivery;
     const now = this.now();
-    this.logger.error({ deliveryId: d.id, rule: d.rule, action: d.action }, `delivery dead-lettered: ${UNCONFIGURED_ERROR}`);
-    const record: AttemptRecord = { startedAt: now, durationMs: 0, outcome: 'dead', error: UNCONFIGURED_ERROR };
+    this.logger.error({ deliveryId: d.id, rule: d.rule, action: d.action }, `delivery dead-lettered: ${reason}`);
+    const record: AttemptRecord = { startedAt: now, durationMs: 0, outcome: 'dead', error: reason };
     await this.record(d, record, { status: 'dead' }, { plugin: 'unknown', attempt: d.attempts + 1 });
   }
 

@@ -22,7 +22,7 @@ export interface NewEvent {
 /** One delivery per action of each matched rule. */
 export interface PlannedDelivery {
   rule: string;
-  /** The action's key inside the rule: its name, or `#<index>` when unnamed. */
+  /** The action's key inside the rule: its name, or `<plugin>~<hash of its options>` when unnamed (see inlineName). */
   action: string;
   /** Circuit-breaker key (a destination). */
   target: string;
