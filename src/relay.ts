@@ -15,7 +15,7 @@ import { openStore } from './queue/index.js';
 import { limiterStores, type LimiterStores } from './queue/limits.js';
 import type { Store } from './queue/store.js';
 import { Deliverer } from './deliver/worker.js';
-import { SharedBreaker } from './deliver/shared-breaker.js';
+import { SharedBreaker, storedCircuits } from './deliver/shared-breaker.js';
 import { createApp } from './ingest/server.js';
 import { adminRoutes } from './admin/api.js';
 import { healthRoutes } from './ops/health.js';
@@ -83,12 +83,11 @@ export class Relay {
       configHash: () => current().hash,
       onCollectError: (err, metric) => logger.warn({ err, metric }, 'metrics: reading a gauge failed'),
     });
-    // On PostgreSQL a circuit one instance opens is skipped by all; read before the first claim.
-    const breaker =
-      config.storage.driver === 'postgres'
-        ? new SharedBreaker(store, { onError: (err) => logger.warn({ err }, 'sharing circuit state failed') })
-        : undefined;
-    await breaker?.refresh();
+    // Circuits live in the store: on PostgreSQL one instance's open circuit is
+    // skipped by all; on both engines `relay events`, the admin API and the
+    // dashboard read them there, and `relay replay` closes them there. Read before the first claim.
+    const breaker = new SharedBreaker(store, { onError: (err) => logger.warn({ err }, 'sharing circuit state failed') });
+    await breaker.refresh();
     const deliverer = new Deliverer({
       breaker,
       store,
@@ -119,7 +118,7 @@ export class Relay {
         adminRoutes({
           token: env.RELAY_ADMIN_TOKEN,
           store,
-          circuits: () => deliverer.circuits(),
+          circuits: () => storedCircuits(store),
           config: current,
           reload: () => relay!.reload(),
           sessions,

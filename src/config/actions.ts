@@ -13,7 +13,8 @@ import { EgressPolicy } from '../deliver/egress-policy.js';
 import { createEgress, type Egress } from '../deliver/egress.js';
 import { sensitiveHeaderTest } from '../verify/headers.js';
 import type { AnyPlugin } from './plugins.js';
-import type { ActionConfig, RawConfig } from './types.js';
+import type { ActionConfig, CircuitConfig, RawConfig } from './types.js';
+import { BREAKER_DEFAULTS, type CircuitSettings } from '../deliver/breaker.js';
 import { validateWith } from './validate.js';
 import { toMs } from './units.js';
 
@@ -78,7 +79,7 @@ export async function compileActions(
       let compiled: CompiledAction | undefined;
       if (base && plugins.has(base.use)) {
         const key = item.name ?? item.use;
-        const plain = !item.with && !item.retry && !item.timeout && !item.concurrency && !item.batch && item.enabled === undefined;
+        const plain = !item.with && !item.retry && item.circuit === undefined && !item.timeout && !item.concurrency && !item.batch && item.enabled === undefined;
         if (plain) {
           let pending = shared.get(item.use);
           if (!pending) {
@@ -192,6 +193,7 @@ async function build(
     },
     timeoutMs: toMs(cfg.timeout ?? config.delivery.timeout),
     concurrency: cfg.concurrency ?? config.delivery.concurrency,
+    circuit: circuitSettings(config.delivery.circuit, cfg.circuit),
   };
   let target = `${plugin.name}:${key}`;
   try {
@@ -228,6 +230,17 @@ async function build(
         logger: log,
       });
     },
+  };
+}
+
+/** An action's `circuit:` over `delivery.circuit`, key by key (like `retry`); `false` at either level that applies turns it off. */
+function circuitSettings(defaults: CircuitConfig | undefined, own: CircuitConfig | undefined): CircuitSettings | false {
+  if (own === false || (own === undefined && defaults === false)) return false;
+  const merged = { ...(defaults || {}), ...own };
+  return {
+    threshold: merged.failures ?? BREAKER_DEFAULTS.threshold,
+    cooldownMs: merged.cooldown !== undefined ? toMs(merged.cooldown) : BREAKER_DEFAULTS.cooldownMs,
+    maxCooldownMs: merged.maxCooldown !== undefined ? toMs(merged.maxCooldown) : BREAKER_DEFAULTS.maxCooldownMs,
   };
 }
 

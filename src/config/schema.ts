@@ -27,6 +27,28 @@ function retrySchema(defaults: boolean) {
   };
 }
 
+// A circuit belongs to a target; these settings are the action's, and the
+// attempt that trips a target's circuit decides its cool-down.
+function circuitSchema(defaults: boolean) {
+  const d = <T>(value: T) => (defaults ? ` (default ${String(value)})` : '');
+  return {
+    description:
+      'Circuit breaker per target: after `failures` retryable failures in a row the target gets no deliveries for `cooldown` (doubling up to `maxCooldown`), then one trial. Waiting behind an open circuit spends no attempts. `false` turns it off: only `retry` decides.',
+    anyOf: [
+      { const: false },
+      {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          failures: { type: 'integer', minimum: 1, description: `Retryable failures in a row that open the circuit${d(5)}.` },
+          cooldown: { ...durationSchema, description: `How long an opened circuit holds deliveries back before one trial${d('30s')}.` },
+          maxCooldown: { ...durationSchema, description: `The cool-down doubles each time a trial fails, up to this${d('5m')}.` },
+        },
+      },
+    ],
+  };
+}
+
 const batchSchema = {
   type: 'object',
   description: 'Group events for this action into one delivery (one Slack message, one email, one JSON array).',
@@ -42,11 +64,12 @@ const batchSchema = {
 /** Keys shared by a declared action and an action written in a rule. */
 const actionProperties = {
   use: { type: 'string', description: 'A plugin name (log, forward, slack, email, …) or, in a rule, a name declared under `actions:`.' },
-  name: { type: 'string', description: 'Key of this action inside its rule; deliveries refer to it. Defaults to `use` for declared actions, else `#<index>`.' },
+  name: { type: 'string', description: 'Key of this action inside its rule; queued deliveries refer to it. Defaults to `use` for declared actions, else `<plugin>~<hash of use and with>`, so an unnamed inline action is a new action when its options change.' },
   // No schema default: a rule's action inherits `enabled` from the declared action it uses.
   enabled: { type: 'boolean', description: 'A disabled action is validated but never runs (default true).' },
   with: { type: 'object', description: "The plugin's options; strings in templated fields are Liquid templates." },
   retry: retrySchema(false),
+  circuit: circuitSchema(false),
   timeout: { ...durationSchema, description: 'Abort an attempt after this long (retryable).' },
   concurrency: { type: 'integer', minimum: 1, description: 'Deliveries of this action running at once.' },
   batch: batchSchema,
@@ -158,6 +181,7 @@ export function buildConfigSchema(
           timeout: { ...durationSchema, default: '10s', description: 'Default timeout of one attempt.' },
           lease: { ...durationSchema, default: '60s', description: 'How long a claimed delivery is reserved for this instance; if the instance dies, another takes it over after this long. Longer than any action timeout.' },
           retry: { ...retrySchema(true), default: {} },
+          circuit: circuitSchema(true),
         },
       },
       log: {

@@ -14,12 +14,16 @@ export interface RetryConfig {
   maxDelay?: Duration;
 }
 
+/** `circuit:` of an action or of `delivery`; false turns the breaker off. */
+export type CircuitConfig = false | { failures?: number; cooldown?: Duration; maxCooldown?: Duration };
+
 export interface ActionConfig {
   use: string;
   name?: string;
   enabled?: boolean;
   with?: Record<string, unknown>;
   retry?: RetryConfig;
+  circuit?: CircuitConfig;
   timeout?: Duration;
   concurrency?: number;
   batch?: { window: Duration; max?: number; with?: Record<string, unknown> };
@@ -64,7 +68,7 @@ export interface RawConfig {
     schema?: string;
     retention: Duration;
   };
-  delivery: { concurrency: number; timeout: Duration; lease: Duration; retry: RetryConfig };
+  delivery: { concurrency: number; timeout: Duration; lease: Duration; retry: RetryConfig; circuit?: CircuitConfig };
   log: { level: string };
   /** Where actions may connect (src/deliver/egress-policy.ts); `{}` allows all but link-local. */
   egress: EgressConfig;

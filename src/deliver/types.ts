@@ -4,6 +4,7 @@
 // dead with a clear error rather than being dropped or run by another action.
 
 import type { ActionResult, PluginLogger } from '../plugin.js';
+import type { CircuitSettings } from './breaker.js';
 import type { RelayEvent } from '../event.js';
 
 export interface RetryPolicy {
@@ -19,6 +20,8 @@ export interface DeliveryPolicy {
   timeoutMs: number;
   /** Deliveries of this action running at once, across the process. */
   concurrency: number;
+  /** The target's circuit breaker as this action sets it; false: off, only `retry` decides; absent: the breaker's defaults. */
+  circuit?: CircuitSettings | false;
 }
 
 export interface ResolvedAction {

@@ -198,7 +198,7 @@ export class Deliverer {
       if ((this.perAction.get(key) ?? 0) >= limit) {
         handBack.push(d.id);
         addTo(this.held, key, d.target);
-      } else if (!this.breaker.admit(d.target, now)) {
+      } else if (action.policy.circuit !== false && !this.breaker.admit(d.target, now)) {
         handBack.push(d.id);
       } else {
         this.track(d, key, limit, (r) => this.attempt(r, action));
@@ -243,15 +243,17 @@ export class Deliverer {
       logger: log,
       now: this.now,
     });
+    const circuit = action.policy.circuit;
     if (r.released) {
-      this.breaker.abandon(d.target);
+      if (circuit !== false) this.breaker.abandon(d.target);
       return;
     }
     r.finishing = true;
     const now = this.now();
     const { record, next } = planNext(o, attempt, action.policy.retry, now, this.random);
 
-    const change = this.breaker.record(d.target, o.ok || !o.retryable, now);
+    // `circuit: false`: this action's results neither trip nor close the target's circuit.
+    const change = circuit === false ? undefined : this.breaker.record(d.target, o.ok || !o.retryable, now, circuit);
     if (change?.to === 'open') this.logger.warn({ circuit: change.circuit }, `circuit opened for ${d.target}`);
     if (change?.to === 'closed') this.logger.info({ circuit: change.circuit }, `circuit closed for ${d.target}`);
 

@@ -269,6 +269,11 @@ export interface Store {
   prune(before: number, options?: PruneOptions): Promise<{ events: number; skipped?: boolean }>;
   /** Records a circuit's transition (open or close) for every instance. */
   saveCircuit(circuit: SharedCircuit, now: number): Promise<void>;
+  /**
+   * Closes the circuits of the targets these deliveries go to (a replay: the
+   * destination is back). Returns the targets whose circuit was open or half-open.
+   */
+  closeCircuits(deliveryIds: number[], now: number): Promise<string[]>;
   /** Circuits some instance opened whose cool-down has not ended at `now`. */
   openCircuits(now: number): Promise<SharedCircuit[]>;
   /** Recent traffic in time buckets, for the dashboard (SQL in activity.ts). */

@@ -354,10 +354,12 @@ describe('Deliverer: circuit breaker wake-up', () => {
     const flaky = action('a', async () => {
       if (++calls === 1) throw new Error('connect ECONNREFUSED');
     });
-    const h = harness(catalogOf(flaky), { now: Date.now, breaker: { threshold: 1, cooldownMs: 60 } });
+    // A minute's poll: only the cool-down's end can wake the worker before the
+    // deadline, which is generous so a loaded machine cannot fail it.
+    const h = harness(catalogOf(flaky), { now: Date.now, pollMs: 60_000, breaker: { threshold: 1, cooldownMs: 60 } });
     const id = h.store.add({ rule: 'r', action: 'a' });
     h.deliverer.start();
-    await waitFor(() => h.store.get(id).status === 'delivered', 1_000);
+    await waitFor(() => h.store.get(id).status === 'delivered', 20_000);
     expect(outcomes(h.store, id)).toEqual(['retry', 'delivered']);
     expect(h.lines.some((l) => l.msg === 'circuit opened for a')).toBe(true);
   });
