@@ -147,10 +147,11 @@ export class Relay {
     relay.every(BACKLOG_REFRESH_MS, async () => {
       relay!.backlog = await store.backlog();
     });
+    // At start-up too: an instance restarted more often than hourly would otherwise never prune.
     relay.every(PRUNE_EVERY_MS, async () => {
       const { events } = await store.prune(Date.now() - relay!.config.retentionMs);
       if (events) logger.info({ events }, 'pruned old events');
-    });
+    }, { runNow: true });
 
     deliverer.start();
     await new Promise<void>((resolve, reject) => {
@@ -242,16 +243,19 @@ export class Relay {
     this.logger.info('relay stopped');
   }
 
-  private every(ms: number, task: () => Promise<void>): void {
+  /** Runs `task` every `ms` (and at once with runNow), never two runs at a time. */
+  private every(ms: number, task: () => Promise<void>, options: { runNow?: boolean } = {}): void {
     let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
+    const run = (): void => {
+      if (running || this.draining) return;
       running = true;
       task()
         .catch((err: unknown) => this.logger.error({ err }, 'background task failed'))
         .finally(() => (running = false));
-    }, ms);
+    };
+    const timer = setInterval(run, ms);
     timer.unref();
     this.timers.push(timer);
+    if (options.runNow) run();
   }
 }

@@ -149,7 +149,7 @@ export function buildConfigSchema(
           bodyLimit: { ...sizeSchema, default: '1mb', description: 'Larger bodies get 413.' },
           trustProxy: { type: 'boolean', default: false, description: 'Read the client address from X-Forwarded-For (only behind a proxy you run).' },
           maxBacklog: { type: 'integer', minimum: 1, default: 100000, description: 'Pending deliveries above which ingest answers 503 with Retry-After.' },
-          shutdownGrace: { ...durationSchema, default: '10s', description: 'On SIGTERM, how long deliveries in flight may finish before they are put back.' },
+          shutdownGrace: { ...durationSchema, default: '8s', description: 'On SIGTERM, how long deliveries in flight may finish before they are put back. Keep it below the stop timeout of what runs Relay (10s for docker stop, 30s for Kubernetes by default) so they are put back before SIGKILL.' },
           tls: {
             type: 'object',
             additionalProperties: false,

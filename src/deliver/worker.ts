@@ -112,7 +112,7 @@ export class Deliverer {
    * Stops claiming; in-flight deliveries get `graceMs` (wall clock) to finish,
    * then are aborted and released back to the queue with no attempt recorded.
    */
-  stop(graceMs = 10_000): Promise<void> {
+  stop(graceMs = 8_000): Promise<void> {
     if (this.stopped) return this.stopped;
     const deadline = Date.now() + graceMs;
     this.stopping = true;
