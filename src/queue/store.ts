@@ -157,7 +157,8 @@ export interface PruneOptions {
 }
 
 /**
- * A target's circuit as instances share it on PostgreSQL. Written only when a
+ * A target's circuit as the store keeps it (both engines; on PostgreSQL every
+ * instance follows it, and it is what the CLI and admin API report). Written only when a
  * circuit opens or closes, never per attempt, so sharing costs nothing while
  * targets are healthy.
  */
