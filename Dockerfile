@@ -6,7 +6,10 @@ WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary fits.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci
+# Dependencies first (cached while the lock file is unchanged). --ignore-scripts
+# skips the package's own `prepare` build, which needs the sources; `npm rebuild`
+# then runs the dependencies' install scripts (better-sqlite3's native module).
+RUN npm ci --ignore-scripts && npm rebuild
 COPY tsconfig.json ./
 COPY src ./src
 COPY plugins ./plugins

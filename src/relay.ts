@@ -12,7 +12,7 @@ import { openStore } from './queue/index.js';
 import { limiterStores, type LimiterStores } from './queue/limits.js';
 import type { Store } from './queue/store.js';
 import { Deliverer } from './deliver/worker.js';
-import { SharedBreaker } from './deliver/shared-breaker.js';
+import { SharedBreaker, storedCircuits } from './deliver/shared-breaker.js';
 import { createApp } from './ingest/server.js';
 import { adminRoutes } from './admin/api.js';
 import { healthRoutes } from './ops/health.js';
@@ -86,12 +86,11 @@ export class Relay {
       configHash: () => current().hash,
       onCollectError: (err, metric) => logger.warn({ err, metric }, 'metrics: reading a gauge failed'),
     });
-    // On PostgreSQL a circuit one instance opens is skipped by all; read before the first claim.
-    const breaker =
-      config.storage.driver === 'postgres'
-        ? new SharedBreaker(store, { onError: (err) => logger.warn({ err }, 'sharing circuit state failed') })
-        : undefined;
-    await breaker?.refresh();
+    // Circuits live in the store: on PostgreSQL one instance's open circuit is
+    // skipped by all; on both engines `relay events`, the admin API and the
+    // dashboard read them there, and `relay replay` closes them there. Read before the first claim.
+    const breaker = new SharedBreaker(store, { onError: (err) => logger.warn({ err }, 'sharing circuit state failed') });
+    await breaker.refresh();
     const deliverer = new Deliverer({
       breaker,
       store,
@@ -112,7 +111,7 @@ export class Relay {
         token: tokens.admin,
         readToken: tokens.read,
         store,
-        circuits: () => deliverer.circuits(),
+        circuits: () => storedCircuits(store),
         config: current,
         reload: () => relay!.reload(),
         sessions,
@@ -153,10 +152,11 @@ export class Relay {
     relay.every(BACKLOG_REFRESH_MS, async () => {
       relay!.backlog = await store.backlog();
     });
+    // At start-up too: an instance restarted more often than hourly would otherwise never prune.
     relay.every(PRUNE_EVERY_MS, async () => {
       const { events } = await store.prune(Date.now() - relay!.config.retentionMs);
       if (events) logger.info({ events }, 'pruned old events');
-    });
+    }, { runNow: true });
 
     deliverer.start();
     await listen(server, config.server.port, config.server.host);
@@ -282,17 +282,20 @@ export class Relay {
     return true;
   }
 
-  private every(ms: number, task: () => Promise<void>): void {
+  /** Runs `task` every `ms` (and at once with runNow), never two runs at a time. */
+  private every(ms: number, task: () => Promise<void>, options: { runNow?: boolean } = {}): void {
     let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
+    const run = (): void => {
+      if (running || this.draining) return;
       running = true;
       task()
         .catch((err: unknown) => this.logger.error({ err }, 'background task failed'))
         .finally(() => (running = false));
-    }, ms);
+    };
+    const timer = setInterval(run, ms);
     timer.unref();
     this.timers.push(timer);
+    if (options.runNow) run();
   }
 }
 

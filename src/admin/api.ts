@@ -27,8 +27,8 @@ export interface AdminDeps {
   /** RELAY_READ_TOKEN: GET and HEAD only; anything else answers 403. */
   readToken?: string | undefined;
   store: Store;
-  /** The live circuit breakers (Deliverer#circuits). */
-  circuits(): readonly CircuitInfo[];
+  /** The circuit breakers as the store has them (storedCircuits), so the CLI and the API agree. */
+  circuits(): readonly CircuitInfo[] | Promise<readonly CircuitInfo[]>;
   config(): LoadedConfig;
   reload(): Promise<ReloadOutcome>;
   /**
@@ -125,14 +125,14 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
   router.post('/replay', json, async (ctx) => {
     if (!ctx.is('application/json')) return fail(ctx, 415, 'send the replay request as application/json');
     const summary = await replay(store, replayRequest(ctx.request.body));
-    deps.logger?.info({ requestId: ctx.state.requestId, events: summary.events, deliveries: summary.deliveries }, 'admin: replay');
+    deps.logger?.info({ requestId: ctx.state.requestId, events: summary.events, deliveries: summary.deliveries, closedCircuits: summary.closedCircuits }, 'admin: replay');
     ctx.body = summary;
   });
   router.get('/dead-letters', async (ctx) => {
     ctx.body = { deadLetters: await deadLetters(store, query(ctx, EVENT_QUERY.filter((k) => k !== 'status'))) };
   });
   router.get('/targets', async (ctx) => {
-    ctx.body = { targets: await targets(store, deps.circuits()) };
+    ctx.body = { targets: await targets(store, await deps.circuits()) };
   });
   router.post('/reload', async (ctx) => {
     const result = await deps.reload();
@@ -150,7 +150,7 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
   });
   // The dashboard's views (src/admin/insights.ts).
   router.get('/overview', async (ctx) => {
-    ctx.body = await overview(store, deps.circuits(), deps.config());
+    ctx.body = await overview(store, await deps.circuits(), deps.config());
   });
   router.get('/stats', async (ctx) => {
     ctx.body = await stats(store, parseWindow(query(ctx, ['window']).window));

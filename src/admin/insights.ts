@@ -80,7 +80,8 @@ export async function stats(store: Store, window: Window, now = Date.now()): Pro
   }
   const deliveries = new Map<string, { delivered: number[]; retry: number[]; dead: number[] }>();
   for (const a of activity.attempts) {
-    const action = a.action.startsWith('#') ? `${a.rule}/${a.action}` : a.action;
+    // Unnamed inline actions (`log~1a2b3c4d`; `#0` in older rows) are only unique within their rule.
+    const action = /[~#]/.test(a.action) ? `${a.rule}/${a.action}` : a.action;
     const row = deliveries.get(action) ?? { delivered: zeros(), retry: zeros(), dead: zeros() };
     deliveries.set(action, row);
     const series = row[a.outcome];

@@ -4,7 +4,8 @@
 
 import type { LoadedConfig } from '../config/load.js';
 import { configuredSignatureHeaders, isSensitiveHeader } from '../verify/headers.js';
-import { BREAKER_DEFAULTS } from '../deliver/breaker.js';
+import type { CircuitState } from '../deliver/breaker.js';
+import { storedCircuits } from '../deliver/shared-breaker.js';
 import type { Headers } from '../event.js';
 import type { AttemptRecord, DeliveryStatus, EventDetail, EventFilter, EventStatus, Store } from '../queue/store.js';
 import { nestsDeeperThan } from '../ingest/bounds.js';
@@ -286,6 +287,8 @@ export interface ReplaySummary {
   deliveryIds: number[];
   /** Requested ids that match no event. */
   missing: string[];
+  /** Targets replayed to whose circuit was open (or half-open), now closed so the replay runs at once. */
+  closedCircuits: string[];
 }
 
 export type ReplayProgress = (done: number, total: number, deliveries: number) => void;
@@ -322,7 +325,9 @@ export async function replay(store: Store, request: ReplayRequest, onProgress?: 
     onProgress?.(Math.min(i + REPLAY_CHUNK, keys.length), keys.length, replayed.size);
   }
   const deliveryIds = [...replayed].sort((a, b) => a - b);
-  return { events: keys.length, deliveries: deliveryIds.length, deliveryIds, missing };
+  // After the deliveries are due: a worker that sees the circuit closed finds them ready.
+  const closedCircuits = await store.closeCircuits(deliveryIds, Date.now());
+  return { events: keys.length, deliveries: deliveryIds.length, deliveryIds, missing, closedCircuits };
 }
 
 function selects(c: Criteria): (d: { status: DeliveryStatus; rule: string; action: string }) => boolean {
@@ -368,8 +373,8 @@ export interface TargetHealth {
   target: string;
   /** Retryable failures in a row, newest first, among the scanned attempts. */
   failures: number;
-  /** The breaker's threshold is reached: the serving process has most likely opened this circuit. */
-  likelyOpen: boolean;
+  /** The target's circuit as the store has it (the serving instances write it there). */
+  circuit: CircuitState;
   lastAttemptAt: string;
   lastError: string | null;
   /** Scanned deliveries still queued for this target. */
@@ -385,14 +390,14 @@ function unhealthy(a: AttemptRecord): boolean {
 }
 
 /**
- * Targets failing right now, judged from stored attempts: the live circuit
- * breaker lives in the serving process and is not persisted. Scans the
- * newest `scan` events plus the newest `scan` still-retrying ones (an open
- * circuit holds new deliveries back, so their failures are in older events).
+ * Targets failing right now, judged from stored attempts, with their circuit
+ * as the store has it (listed while it is not closed, even after a success). Scans the newest `scan` events plus the newest `scan`
+ * still-retrying ones (an open circuit holds new deliveries back, so their
+ * failures are in older events).
  */
-export async function targetHealth(store: Store, options: { scan?: number; threshold?: number } = {}): Promise<TargetHealth[]> {
+export async function targetHealth(store: Store, options: { scan?: number } = {}): Promise<TargetHealth[]> {
   const scan = Math.min(options.scan ?? 100, MAX_LIMIT);
-  const threshold = options.threshold ?? BREAKER_DEFAULTS.threshold;
+  const circuits = new Map((await storedCircuits(store)).map((c) => [c.target, c]));
   const [recent, failing] = await Promise.all([store.listEvents({ limit: scan }), store.listEvents({ status: 'failed', limit: scan })]);
   const rows = new Map([...recent, ...failing].filter((e) => e.deliveries > 0).map((e) => [e.seq, e]));
   const byTarget = new Map<string, { attempts: AttemptRecord[]; queued: Set<number> }>();
@@ -413,8 +418,9 @@ export async function targetHealth(store: Store, options: { scan?: number; thres
     let failures = 0;
     while (failures < attempts.length && unhealthy(attempts[failures]!)) failures += 1;
     const last = attempts[0];
-    if (failures === 0 || last === undefined) continue;
-    out.push({ target, failures, likelyOpen: failures >= threshold, lastAttemptAt: iso(last.startedAt), lastError: last.error ?? (last.status !== undefined ? `HTTP ${last.status}` : null), queued: t.queued.size });
+    const circuit = circuits.get(target)?.state ?? 'closed';
+    if ((failures === 0 && circuit === 'closed') || last === undefined) continue;
+    out.push({ target, failures, circuit, lastAttemptAt: iso(last.startedAt), lastError: last.error ?? (last.status !== undefined ? `HTTP ${last.status}` : null), queued: t.queued.size });
   }
   return out.sort((a, b) => b.failures - a.failures || a.target.localeCompare(b.target));
 }

@@ -69,12 +69,12 @@ export function formatEventList(page: EventPage, targets: readonly TargetHealth[
     if (page.next !== null) lines.push(`… older events: add --before ${page.next}`);
   }
   if (targets.length > 0) {
-    // The live breaker is in `relay serve`'s memory; this is the store's view of it.
+    // Circuit states are the store's, as the serving instances wrote them: the admin API and dashboard show the same.
     lines.push('', 'Failing targets (consecutive failed attempts in recent events):');
     const rows = targets.map((t) => [
       t.target,
       String(t.failures),
-      t.likelyOpen ? 'likely open' : 'closed',
+      t.circuit,
       String(t.queued),
       relative(t.lastAttemptAt, now),
       truncate(t.lastError ?? '', 60),

@@ -38,6 +38,7 @@ export function formatSummary(s: ReplaySummary): string {
       ? 'Nothing to replay.'
       : `Replayed ${s.deliveries} deliveries of ${s.events} event(s): due now, attempts reset.`,
   ];
+  if (s.closedCircuits.length > 0) lines.push(`Closed the open circuit of: ${s.closedCircuits.join(', ')}`);
   if (s.missing.length > 0) lines.push(`No such event: ${s.missing.join(', ')}`);
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@
 // `use`, merges per-rule overrides, validates options against the plugin's
 // schema, parses templates and builds each runner once.
 
+import { createHash } from 'node:crypto';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import type { PluginLogger, JsonValue } from '../plugin.js';
 import { templateContext, type RelayEvent, type TemplateContext } from '../event.js';
@@ -13,7 +14,8 @@ import { EgressPolicy } from '../deliver/egress-policy.js';
 import { createEgress, type Egress } from '../deliver/egress.js';
 import { sensitiveHeaderTest } from '../verify/headers.js';
 import type { AnyPlugin } from './plugins.js';
-import type { ActionConfig, RawConfig } from './types.js';
+import type { ActionConfig, CircuitConfig, RawConfig } from './types.js';
+import { BREAKER_DEFAULTS, type CircuitSettings } from '../deliver/breaker.js';
 import { validateWith } from './validate.js';
 import { toMs } from './units.js';
 
@@ -83,7 +85,7 @@ export async function compileActions(
       let compiled: CompiledAction | undefined;
       if (base && plugins.has(base.use)) {
         const key = item.name ?? item.use;
-        const plain = !item.with && !item.retry && !item.timeout && !item.concurrency && !item.batch && !item.ordering && item.enabled === undefined;
+        const plain = !item.with && !item.retry && item.circuit === undefined && !item.timeout && !item.concurrency && !item.batch && !item.ordering && item.enabled === undefined;
         if (plain) {
           let pending = shared.get(item.use);
           if (!pending) {
@@ -97,7 +99,7 @@ export async function compileActions(
           compiled = await build(at, merged, rule.name, key, plugins.get(base.use)!, config, issues, perConfig);
         }
       } else if (plugins.has(item.use)) {
-        compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, perConfig);
+        compiled = await build(at, item, rule.name, item.name ?? inlineName(item), plugins.get(item.use)!, config, issues, perConfig);
       } else if (!base) {
         issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}" (known: ${known()})` });
       }
@@ -122,6 +124,7 @@ export async function compileActions(
     },
     catalog: {
       get: (rule, action) => index.get(`${rule}\0${action}`),
+      hasRule: (rule) => byRule.has(rule),
       fifoTargets: () => fifoTargets,
     },
     plan(rules) {
@@ -210,6 +213,7 @@ async function build(
     },
     timeoutMs: toMs(cfg.timeout ?? config.delivery.timeout),
     concurrency: cfg.concurrency ?? config.delivery.concurrency,
+    circuit: circuitSettings(config.delivery.circuit, cfg.circuit),
   };
   let target = `${plugin.name}:${key}`;
   try {
@@ -253,6 +257,41 @@ async function build(
       });
     },
   };
+}
+
+/** An action's `circuit:` over `delivery.circuit`, key by key (like `retry`); `false` at either level that applies turns it off. */
+function circuitSettings(defaults: CircuitConfig | undefined, own: CircuitConfig | undefined): CircuitSettings | false {
+  if (own === false || (own === undefined && defaults === false)) return false;
+  const merged = { ...(defaults || {}), ...own };
+  return {
+    threshold: merged.failures ?? BREAKER_DEFAULTS.threshold,
+    cooldownMs: merged.cooldown !== undefined ? toMs(merged.cooldown) : BREAKER_DEFAULTS.cooldownMs,
+    maxCooldownMs: merged.maxCooldown !== undefined ? toMs(merged.maxCooldown) : BREAKER_DEFAULTS.maxCooldownMs,
+  };
+}
+
+/**
+ * An unnamed inline action's identity: its plugin plus a hash of its options,
+ * never its position. Queued deliveries store this name and are looked up by
+ * it after a reload, so inserting an action before it (`[forward]` becoming
+ * `[log, forward]`) cannot hand its deliveries to another action; changing its
+ * options makes it a different action (its queued deliveries go dead, "action
+ * removed by reload"), and a `name` keeps one identity across edits.
+ */
+export function inlineName(item: Pick<ActionConfig, 'use' | 'with'>): string {
+  const hash = createHash('sha256').update(canonicalJson({ use: item.use, with: item.with ?? {} })).digest('hex');
+  return `${item.use}~${hash.slice(0, 8)}`;
+}
+
+/** JSON with object keys sorted, so key order in the YAML does not change an identity. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /**

@@ -154,10 +154,14 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     issues.push({ path: ['storage'], message: 'driver postgres needs `url` (postgres://user:password@host:5432/database)' });
   }
   const errors = issues.filter((i) => i.severity !== 'warning');
-  if (errors.length || !rules) fail(errors);
-
   const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : raw.server.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail([{ path: ['server', 'port'], message: `PORT=${env.PORT} is not a port number` }]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) errors.push({ path: ['server', 'port'], message: `PORT=${env.PORT} is not a port number` });
+  if (errors.length || !rules) {
+    // A refused config (a failed reload) must not leave the runners it built
+    // open: plugin connections, pools and files would leak on every attempt.
+    await actions.close();
+    fail(errors);
+  }
 
   return {
     file,
@@ -194,7 +198,9 @@ async function bestEffortActionIssues(raw: RawConfig, plugins: ReadonlyMap<strin
   if (!Array.isArray(raw.rules) || raw.rules.some((r) => !r || !Array.isArray(r.actions))) return [];
   try {
     const declared = raw.actions && typeof raw.actions === 'object' ? raw.actions : {};
-    const { issues } = await compileActions({ ...raw, actions: declared, delivery: { concurrency: 1, timeout: '1s', lease: '60s', retry: {} } }, plugins, quiet);
+    const compiled = await compileActions({ ...raw, actions: declared, delivery: { concurrency: 1, timeout: '1s', lease: '60s', retry: {} } }, plugins, quiet);
+    await compiled.close();
+    const { issues } = compiled;
     const seen = new Set(known.map((i) => i.path.join('.')));
     return issues.filter((i) => i.message.startsWith('unknown action') && !seen.has(i.path.join('.')));
   } catch {

@@ -28,6 +28,28 @@ function retrySchema(defaults: boolean) {
   };
 }
 
+// A circuit belongs to a target; these settings are the action's, and the
+// attempt that trips a target's circuit decides its cool-down.
+function circuitSchema(defaults: boolean) {
+  const d = <T>(value: T) => (defaults ? ` (default ${String(value)})` : '');
+  return {
+    description:
+      'Circuit breaker per target: after `failures` retryable failures in a row the target gets no deliveries for `cooldown` (doubling up to `maxCooldown`), then one trial. Waiting behind an open circuit spends no attempts. `false` turns it off: only `retry` decides.',
+    anyOf: [
+      { const: false },
+      {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          failures: { type: 'integer', minimum: 1, description: `Retryable failures in a row that open the circuit${d(5)}.` },
+          cooldown: { ...durationSchema, description: `How long an opened circuit holds deliveries back before one trial${d('30s')}.` },
+          maxCooldown: { ...durationSchema, description: `The cool-down doubles each time a trial fails, up to this${d('5m')}.` },
+        },
+      },
+    ],
+  };
+}
+
 const batchSchema = {
   type: 'object',
   description: 'Group events for this action into one delivery (one Slack message, one email, one JSON array).',
@@ -43,11 +65,12 @@ const batchSchema = {
 /** Keys shared by a declared action and an action written in a rule. */
 const actionProperties = {
   use: { type: 'string', description: 'A plugin name (log, forward, slack, email, …) or, in a rule, a name declared under `actions:`.' },
-  name: { type: 'string', description: 'Key of this action inside its rule; deliveries refer to it. Defaults to `use` for declared actions, else `#<index>`.' },
+  name: { type: 'string', description: 'Key of this action inside its rule; queued deliveries refer to it. Defaults to `use` for declared actions, else `<plugin>~<hash of use and with>`, so an unnamed inline action is a new action when its options change.' },
   // No schema default: a rule's action inherits `enabled` from the declared action it uses.
   enabled: { type: 'boolean', description: 'A disabled action is validated but never runs (default true).' },
   with: { type: 'object', description: "The plugin's options; strings in templated fields are Liquid templates." },
   retry: retrySchema(false),
+  circuit: circuitSchema(false),
   timeout: { ...durationSchema, description: 'Abort an attempt after this long (retryable).' },
   concurrency: { type: 'integer', minimum: 1, description: 'Deliveries of this action running at once.' },
   ordering: {
@@ -134,7 +157,7 @@ export function buildConfigSchema(
           bodyLimit: { ...sizeSchema, default: '1mb', description: 'Larger bodies get 413.' },
           trustProxy: { type: 'boolean', default: false, description: 'Read the client address from X-Forwarded-For (only behind a proxy you run).' },
           maxBacklog: { type: 'integer', minimum: 1, default: 100000, description: 'Pending deliveries above which ingest answers 503 with Retry-After.' },
-          shutdownGrace: { ...durationSchema, default: '10s', description: 'On SIGTERM, how long deliveries in flight may finish before they are put back.' },
+          shutdownGrace: { ...durationSchema, default: '8s', description: 'On SIGTERM, how long deliveries in flight may finish before they are put back. Keep it below the stop timeout of what runs Relay (10s for docker stop, 30s for Kubernetes by default) so they are put back before SIGKILL.' },
           admin: {
             type: 'object',
             additionalProperties: false,
@@ -186,6 +209,7 @@ export function buildConfigSchema(
           timeout: { ...durationSchema, default: '10s', description: 'Default timeout of one attempt.' },
           lease: { ...durationSchema, default: '60s', description: 'How long a claimed delivery is reserved for this instance; if the instance dies, another takes it over after this long. Longer than any action timeout.' },
           retry: { ...retrySchema(true), default: {} },
+          circuit: circuitSchema(true),
         },
       },
       log: {

@@ -166,7 +166,10 @@ function checkAction(result: DryRunResult, key: string, fields: Record<string, J
   const rule = result.rules.find((r) => r.rule === ruleName);
   if (!rule) return [{ what: key, expected: `rule "${ruleName}"`, actual: `no such rule (rules: ${result.rules.map((r) => r.rule).join(', ')})` }];
   if (!rule.matched) return [{ what: key, expected: 'rule matches', actual: `rule does not match: ${rule.reason ?? 'no match'}` }];
-  const action = rule.actions?.find((a) => a.action === actionName);
+  // `#N` (the rule's Nth action, from 0) still names an unnamed inline action
+  // here: a test file is read with its config, so a position cannot go stale.
+  const position = /^#(\d+)$/.exec(actionName);
+  const action = position ? rule.actions?.[Number(position[1])] : rule.actions?.find((a) => a.action === actionName);
   if (!action) return [{ what: key, expected: `action "${actionName}"`, actual: `no such action (actions: ${(rule.actions ?? []).map((a) => a.action).join(', ')})` }];
   return Object.entries(fields)
     .filter(([field, value]) => !isDeepStrictEqual(action.rendered[field], value))

@@ -15,12 +15,16 @@ export interface RetryConfig {
   maxDelay?: Duration;
 }
 
+/** `circuit:` of an action or of `delivery`; false turns the breaker off. */
+export type CircuitConfig = false | { failures?: number; cooldown?: Duration; maxCooldown?: Duration };
+
 export interface ActionConfig {
   use: string;
   name?: string;
   enabled?: boolean;
   with?: Record<string, unknown>;
   retry?: RetryConfig;
+  circuit?: CircuitConfig;
   timeout?: Duration;
   concurrency?: number;
   ordering?: 'none' | 'fifo';
@@ -74,7 +78,7 @@ export interface RawConfig {
     idleTimeout: Duration;
     keepAlive: Duration | false;
   };
-  delivery: { concurrency: number; timeout: Duration; lease: Duration; retry: RetryConfig };
+  delivery: { concurrency: number; timeout: Duration; lease: Duration; retry: RetryConfig; circuit?: CircuitConfig };
   log: { level: string };
   /** Where actions may connect (src/deliver/egress-policy.ts); `{}` allows all but link-local. */
   egress: EgressConfig;

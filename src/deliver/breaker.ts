@@ -29,7 +29,7 @@ export interface Breaker {
    * An attempt ended. `healthy` means the destination answered (delivered, or
    * a permanent error: a 400 is a working endpoint refusing a bad request).
    */
-  record(target: string, healthy: boolean, now: number): CircuitTransition | undefined;
+  record(target: string, healthy: boolean, now: number, settings?: CircuitSettings): CircuitTransition | undefined;
   /** An admitted delivery ended without an attempt (released at shutdown). */
   abandon(target: string): void;
   /** The earliest moment after `now` an open circuit turns half-open, so an idle worker wakes for it. */
@@ -44,6 +44,9 @@ export interface BreakerOptions {
   cooldownMs?: number;
   maxCooldownMs?: number;
 }
+
+/** One action's `circuit:` settings, resolved (see src/config/actions.ts). */
+export type CircuitSettings = Required<BreakerOptions>;
 
 export const BREAKER_DEFAULTS = { threshold: 5, cooldownMs: 30_000, maxCooldownMs: 5 * 60_000 } as const;
 
@@ -87,7 +90,14 @@ export class MemoryBreaker implements Breaker {
     return true;
   }
 
-  record(target: string, healthy: boolean, now: number): CircuitTransition | undefined {
+  /**
+   * `settings` are those of the action whose attempt this was: a circuit
+   * belongs to a target, and the attempt that trips it decides its cool-down.
+   */
+  record(target: string, healthy: boolean, now: number, settings?: CircuitSettings): CircuitTransition | undefined {
+    const threshold = Math.max(1, settings?.threshold ?? this.threshold);
+    const cooldownMs = settings?.cooldownMs ?? this.cooldownMs;
+    const maxCooldownMs = Math.max(cooldownMs, settings?.maxCooldownMs ?? this.maxCooldownMs);
     const c = this.circuit(target);
     const state = stateOf(c, now);
     // Results of deliveries started before the circuit opened say nothing new.
@@ -101,8 +111,8 @@ export class MemoryBreaker implements Breaker {
       return { to: 'closed', circuit: this.info(target, c, now) };
     }
     c.failures += 1;
-    if (state === 'closed' && c.failures < this.threshold) return undefined;
-    const cooldown = Math.min(this.maxCooldownMs, this.cooldownMs * 2 ** c.trips);
+    if (state === 'closed' && c.failures < threshold) return undefined;
+    const cooldown = Math.min(maxCooldownMs, cooldownMs * 2 ** c.trips);
     c.trips += 1;
     c.openedAt = now;
     c.reopensAt = now + cooldown;
@@ -112,6 +122,11 @@ export class MemoryBreaker implements Breaker {
   abandon(target: string): void {
     const c = this.byTarget.get(target);
     if (c) c.trialRunning = false;
+  }
+
+  /** Forgets a target's circuit: closed, no failures counted (someone closed it in the store). */
+  reset(target: string): void {
+    this.byTarget.delete(target);
   }
 
   nextReopenAt(now: number): number | null {

@@ -1,6 +1,9 @@
-// Circuit breakers shared by every instance on one PostgreSQL database: when
-// one instance opens a target's circuit, the others stop claiming it too,
-// instead of each spending its own failures on a dead endpoint.
+// Circuit breakers kept in the store: when one instance opens a target's
+// circuit, the others (on one PostgreSQL database) stop claiming it too,
+// instead of each spending its own failures on a dead endpoint. The store's
+// `circuits` table is the source of truth for everyone who reports circuit
+// state (`relay events`, the admin API, the dashboard), on SQLite too, and a
+// circuit closed there (`relay replay`) is closed here at the next read.
 //
 // Kept cheap on purpose: failures are counted in memory per instance (the
 // MemoryBreaker underneath), the table is written only when a circuit opens
@@ -9,7 +12,7 @@
 // few requests, which its own breaker also counts.
 
 import type { SharedCircuit, Store } from '../queue/store.js';
-import { MemoryBreaker, type Breaker, type BreakerOptions, type CircuitInfo, type CircuitTransition } from './breaker.js';
+import { MemoryBreaker, type Breaker, type BreakerOptions, type CircuitInfo, type CircuitSettings, type CircuitTransition } from './breaker.js';
 
 export type CircuitStore = Pick<Store, 'saveCircuit' | 'openCircuits'>;
 
@@ -45,11 +48,18 @@ export class SharedBreaker implements Breaker {
 
   /** Reads the open circuits now. Awaited once before the first claim, then run in the background. */
   async refresh(): Promise<void> {
+    // Our own transitions land first, so a circuit we just opened is in what we read.
+    await this.writes;
     const now = this.now();
     this.readAt = now;
     try {
       const open = await this.store.openCircuits(now);
       this.remote = new Map(open.map((c) => [c.target, c]));
+      // Open here, opened before this read, and not open in the store: someone
+      // closed it there (a replay, or another instance's successful trial).
+      for (const c of this.local.circuits(now)) {
+        if (c.state === 'open' && c.openedAt !== null && c.openedAt < now && !this.remote.has(c.target)) this.local.reset(c.target);
+      }
     } catch (err) {
       // Keep the last view: a database hiccup must neither stop deliveries nor reopen circuits.
       this.onError(err);
@@ -73,8 +83,8 @@ export class SharedBreaker implements Breaker {
     return !this.remoteOpen(target, now) && this.local.admit(target, now);
   }
 
-  record(target: string, healthy: boolean, now: number): CircuitTransition | undefined {
-    const change = this.local.record(target, healthy, now);
+  record(target: string, healthy: boolean, now: number, settings?: CircuitSettings): CircuitTransition | undefined {
+    const change = this.local.record(target, healthy, now, settings);
     if (change !== undefined) {
       const circuit: SharedCircuit = {
         target,
@@ -120,4 +130,20 @@ export class SharedBreaker implements Breaker {
     if (this.reading !== undefined || now - this.readAt < this.refreshMs) return;
     this.reading = this.refresh().finally(() => (this.reading = undefined));
   }
+}
+
+/**
+ * The circuits as the store has them: what `relay events`, the admin API and
+ * the dashboard report, so all three say the same. A row whose cool-down has
+ * ended waits for its trial delivery: half-open.
+ */
+export async function storedCircuits(store: Pick<Store, 'openCircuits'>, now = Date.now()): Promise<CircuitInfo[]> {
+  const rows = await store.openCircuits(Number.MIN_SAFE_INTEGER);
+  return rows.map((c) => ({
+    target: c.target,
+    state: c.openUntil !== null && c.openUntil > now ? 'open' : 'half-open',
+    openedAt: null,
+    reopensAt: c.openUntil,
+    failures: c.failures,
+  }));
 }

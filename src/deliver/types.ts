@@ -1,9 +1,10 @@
 // What the delivery workers need from the loaded config: for a stored
 // (rule, action) pair, how to run it and under which policy. The catalog is
-// swapped atomically on reload; deliveries of rules that vanished go dead
-// with a clear error rather than being dropped.
+// swapped atomically on reload; deliveries whose rule or action vanished go
+// dead with a clear error rather than being dropped or run by another action.
 
 import type { ActionResult, DeliveryInfo, PluginLogger } from '../plugin.js';
+import type { CircuitSettings } from './breaker.js';
 import type { RelayEvent } from '../event.js';
 
 export interface RetryPolicy {
@@ -19,6 +20,8 @@ export interface DeliveryPolicy {
   timeoutMs: number;
   /** Deliveries of this action running at once, across the process. */
   concurrency: number;
+  /** The target's circuit breaker as this action sets it; false: off, only `retry` decides; absent: the breaker's defaults. */
+  circuit?: CircuitSettings | false;
 }
 
 export interface ResolvedAction {
@@ -42,6 +45,8 @@ export interface ActionCatalog {
   get(rule: string, action: string): ResolvedAction | undefined;
   /** Targets of enabled `ordering: fifo` actions: their deliveries go one at a time, oldest first. */
   fifoTargets?(): readonly string[];
+  /** Is the rule configured? Tells "action removed" from "rule removed" for a delivery `get` cannot find. */
+  hasRule(rule: string): boolean;
 }
 
 /** Pino-compatible: what the workers log with; `child` binds a delivery's ids. */
@@ -54,7 +59,7 @@ export interface AttemptInfo {
   deliveryId: number;
   rule: string;
   action: string;
-  /** The plugin's name; `unknown` when the rule or action is no longer configured. */
+  /** The plugin's name; `unknown` when a reload removed the rule or action. */
   plugin: string;
   target: string;
   /** 1 for the first attempt. */

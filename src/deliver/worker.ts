@@ -36,7 +36,9 @@ export interface DelivererOptions {
 
 export const DEFAULT_LEASE_MS = 60_000;
 export const DEFAULT_POLL_MS = 1_000;
-export const UNCONFIGURED_ERROR = 'rule or action no longer configured';
+/** Why a queued delivery went dead when a reload removed what it was planned with. */
+export const RULE_REMOVED_ERROR = 'rule removed by reload';
+export const ACTION_REMOVED_ERROR = 'action removed by reload';
 
 interface Running {
   delivery: ClaimedDelivery;
@@ -110,7 +112,7 @@ export class Deliverer {
    * Stops claiming; in-flight deliveries get `graceMs` (wall clock) to finish,
    * then are aborted and released back to the queue with no attempt recorded.
    */
-  stop(graceMs = 10_000): Promise<void> {
+  stop(graceMs = 8_000): Promise<void> {
     if (this.stopped) return this.stopped;
     const deadline = Date.now() + graceMs;
     this.stopping = true;
@@ -186,7 +188,9 @@ export class Deliverer {
     for (const d of claimed) {
       const action = catalog.get(d.rule, d.action);
       if (!action) {
-        this.track(d, undefined, undefined, (r) => this.unconfigured(r));
+        // Never another action: identities do not depend on position (see inlineName).
+        const reason = catalog.hasRule(d.rule) ? ACTION_REMOVED_ERROR : RULE_REMOVED_ERROR;
+        this.track(d, undefined, undefined, (r) => this.unconfigured(r, reason));
         continue;
       }
       const key = `${d.rule}\u0000${d.action}`;
@@ -195,7 +199,7 @@ export class Deliverer {
       if ((this.perAction.get(key) ?? 0) >= limit) {
         handBack.push(d);
         addTo(this.held, key, d.target);
-      } else if (!this.breaker.admit(d.target, now)) {
+      } else if (action.policy.circuit !== false && !this.breaker.admit(d.target, now)) {
         handBack.push(d);
       } else {
         this.track(d, key, limit, (r) => this.attempt(r, action));
@@ -241,15 +245,17 @@ export class Deliverer {
       logger: log,
       now: this.now,
     });
+    const circuit = action.policy.circuit;
     if (r.released) {
-      this.breaker.abandon(d.target);
+      if (circuit !== false) this.breaker.abandon(d.target);
       return;
     }
     r.finishing = true;
     const now = this.now();
     const { record, next } = planNext(o, attempt, action.policy.retry, now, this.random);
 
-    const change = this.breaker.record(d.target, o.ok || !o.retryable, now);
+    // `circuit: false`: this action's results neither trip nor close the target's circuit.
+    const change = circuit === false ? undefined : this.breaker.record(d.target, o.ok || !o.retryable, now, circuit);
     if (change?.to === 'open') this.logger.warn({ circuit: change.circuit }, `circuit opened for ${d.target}`);
     if (change?.to === 'closed') this.logger.info({ circuit: change.circuit }, `circuit closed for ${d.target}`);
 
@@ -261,12 +267,12 @@ export class Deliverer {
     await this.record(d, record, next, { plugin: action.plugin, attempt });
   }
 
-  private async unconfigured(r: Running): Promise<void> {
+  private async unconfigured(r: Running, reason: string): Promise<void> {
     r.finishing = true;
     const d = r.delivery;
     const now = this.now();
-    this.logger.error({ deliveryId: d.id, rule: d.rule, action: d.action }, `delivery dead-lettered: ${UNCONFIGURED_ERROR}`);
-    const record: AttemptRecord = { startedAt: now, durationMs: 0, outcome: 'dead', error: UNCONFIGURED_ERROR };
+    this.logger.error({ deliveryId: d.id, rule: d.rule, action: d.action }, `delivery dead-lettered: ${reason}`);
+    const record: AttemptRecord = { startedAt: now, durationMs: 0, outcome: 'dead', error: reason };
     await this.record(d, record, { status: 'dead' }, { plugin: 'unknown', attempt: d.attempts + 1 });
   }
 

@@ -76,6 +76,22 @@ export interface RateLimit {
 
 export const memoryLimiter: LimiterFactory = (options) => new RateLimiterMemory(options);
 
+/**
+ * In-memory limiters that outlive a reload: a source whose limit is unchanged
+ * gets back the limiter it had, counters and all, so a reload (SIGHUP, a file
+ * save) cannot hand every sender a fresh window. A changed limit starts anew.
+ */
+export function reloadSafeMemoryLimiters(): LimiterFactory {
+  const byPrefix = new Map<string, { points: number; duration: number; limiter: Limiter }>();
+  return (options) => {
+    const kept = byPrefix.get(options.keyPrefix);
+    if (kept && kept.points === options.points && kept.duration === options.duration) return kept.limiter;
+    const limiter = new RateLimiterMemory(options);
+    byPrefix.set(options.keyPrefix, { points: options.points, duration: options.duration, limiter });
+    return limiter;
+  };
+}
+
 export function createRateLimit(
   cfg: RateLimitConfig,
   path: ReadonlyArray<string | number>,

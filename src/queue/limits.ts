@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 
-import type { LimiterFactory } from '../ingest/rate-limit.js';
+import { reloadSafeMemoryLimiters, type LimiterFactory } from '../ingest/rate-limit.js';
 import { assertSchemaName, RATE_LIMITS_TABLE } from './migrations.js';
 import { connectionSettings, type PostgresTimeouts } from './postgres.js';
 import type { StorageConfig } from './store.js';
@@ -22,19 +22,22 @@ const MAX_PREFIX = 160;
 export interface LimiterStores {
   /**
    * The limiter store for a config's storage, chosen at the first call and
-   * kept by later ones (reloads), like the store itself: memory (undefined)
-   * on SQLite, the shared table on PostgreSQL.
+   * kept by later ones (reloads), like the store itself: memory on SQLite
+   * (counters kept across reloads), the shared table on PostgreSQL.
    */
   pick(storage: StorageConfig): LimiterFactory | undefined;
   close(): Promise<void>;
 }
 
 export function limiterStores(): LimiterStores {
-  let chosen: { factory: LimiterFactory; close(): Promise<void> } | null | undefined;
+  let chosen: { factory: LimiterFactory; close(): Promise<void> } | undefined;
   return {
     pick(storage) {
-      chosen ??= storage.driver === 'postgres' ? postgresLimiters(storage.url, storage.schema, storage) : null;
-      return chosen?.factory;
+      chosen ??=
+        storage.driver === 'postgres'
+          ? postgresLimiters(storage.url, storage.schema, storage)
+          : { factory: reloadSafeMemoryLimiters(), close: async () => {} };
+      return chosen.factory;
     },
     close: async () => chosen?.close(),
   };

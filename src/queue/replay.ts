@@ -1,5 +1,7 @@
 // Replay: makes the selected deliveries due now with a fresh attempt budget.
 // Deliveries under a live lease (being delivered right now) are left alone.
+// Replaying says "the destination is back": the circuits of the targets
+// replayed to are closed too, or the replay would wait out their cool-down.
 
 import { sql } from 'kysely';
 
@@ -100,4 +102,22 @@ function* eventsOfDeliveries(ctx: StoreContext, deliveryIds: number[]): Step<num
     for (const r of rows) if (r.seq !== null) seqs.add(r.seq);
   }
   return [...seqs];
+}
+
+/** Closes the circuits of these deliveries' targets; returns the targets whose circuit was not closed. */
+export function* closeCircuitsSteps(ctx: StoreContext, deliveryIds: number[], now: number): Step<string[]> {
+  const targets = new Set<string>();
+  for (const chunk of chunks(deliveryIds)) {
+    const rows = yield* all(ctx.db.selectFrom('deliveries').select('target').distinct().where('id', 'in', chunk));
+    for (const r of rows) targets.add(r.target);
+  }
+  const closed: string[] = [];
+  for (const chunk of chunks([...targets])) {
+    const open = yield* all(ctx.db.selectFrom('circuits').select('target').where('target', 'in', chunk).where('open_until', 'is not', null));
+    if (open.length === 0) continue;
+    const names = open.map((r) => r.target);
+    yield* exec(ctx.db.updateTable('circuits').set({ open_until: null, failures: 0, updated_at: now }).where('target', 'in', names));
+    closed.push(...names);
+  }
+  return closed.sort();
 }

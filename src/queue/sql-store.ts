@@ -19,7 +19,7 @@ import { queueHeadsSteps } from './fifo.js';
 import { claimPostgres, claimSqlite, finishSteps, recoverSteps, releaseSteps } from './lease.js';
 import { CHUNK, hotQueries, type FinishParams, type StoreContext } from './queries.js';
 import { backlogSteps, deadCountSteps, eventDetailSteps, listEventsSteps, nextDueAtSteps } from './read.js';
-import { replaySteps } from './replay.js';
+import { closeCircuitsSteps, replaySteps } from './replay.js';
 import { pruneSteps } from './prune.js';
 import type {
   Activity,
@@ -196,6 +196,11 @@ export class SqlStore implements Store {
       total += n;
       if (n < CHUNK) return { events: total };
     }
+  }
+
+  async closeCircuits(deliveryIds: number[], now: number): Promise<string[]> {
+    if (deliveryIds.length === 0) return [];
+    return this.engine.write(() => closeCircuitsSteps(this.ctx, deliveryIds, now));
   }
 
   async saveCircuit(c: SharedCircuit, now: number): Promise<void> {

@@ -23,7 +23,7 @@ export interface NewEvent {
 /** One delivery per action of each matched rule. */
 export interface PlannedDelivery {
   rule: string;
-  /** The action's key inside the rule: its name, or `#<index>` when unnamed. */
+  /** The action's key inside the rule: its name, or `<plugin>~<hash of its options>` when unnamed (see inlineName). */
   action: string;
   /** Circuit-breaker key (a destination). */
   target: string;
@@ -180,7 +180,8 @@ export interface PruneOptions {
 }
 
 /**
- * A target's circuit as instances share it on PostgreSQL. Written only when a
+ * A target's circuit as the store keeps it (both engines; on PostgreSQL every
+ * instance follows it, and it is what the CLI and admin API report). Written only when a
  * circuit opens or closes, never per attempt, so sharing costs nothing while
  * targets are healthy.
  */
@@ -304,6 +305,11 @@ export interface Store {
   prune(before: number, options?: PruneOptions): Promise<{ events: number; skipped?: boolean }>;
   /** Records a circuit's transition (open or close) for every instance. */
   saveCircuit(circuit: SharedCircuit, now: number): Promise<void>;
+  /**
+   * Closes the circuits of the targets these deliveries go to (a replay: the
+   * destination is back). Returns the targets whose circuit was open or half-open.
+   */
+  closeCircuits(deliveryIds: number[], now: number): Promise<string[]>;
   /** Circuits some instance opened whose cool-down has not ended at `now`. */
   openCircuits(now: number): Promise<SharedCircuit[]>;
   /** Recent traffic in time buckets, for the dashboard (SQL in activity.ts). */

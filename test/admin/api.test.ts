@@ -294,7 +294,7 @@ describe('operations', () => {
       {
         target: SLACK,
         circuit: { state: 'open', failures: 5, openedAt: '2025-01-01T00:00:00.000Z', reopensAt: '2025-01-01T00:00:30.000Z' },
-        health: { failures: 1, likelyOpen: false, lastAttemptAt: expect.any(String), lastError: 'HTTP 500', queued: 0 },
+        health: { failures: 1, circuit: 'closed', lastAttemptAt: expect.any(String), lastError: 'HTTP 500', queued: 0 },
       },
       { target: API, circuit: { state: 'closed', failures: 0, openedAt: null, reopensAt: null }, health: null },
     ]);
@@ -336,7 +336,7 @@ describe('operations', () => {
             { name: 'legal', plugin: 'forward', target: API, enabled: true },
           ],
         },
-        { name: 'all', on: ['**'], conditions: false, actions: [{ name: '#0', plugin: 'log' }] },
+        { name: 'all', on: ['**'], conditions: false, actions: [{ name: expect.stringMatching(/^log~[0-9a-f]{8}$/), plugin: 'log' }] },
       ],
     });
     const text = JSON.stringify(res.body);

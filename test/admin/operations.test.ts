@@ -299,12 +299,14 @@ describe('replay', () => {
 
 describe('targetHealth', () => {
   it('counts consecutive failures per target from stored attempts', async () => {
-    const targets = await targetHealth(store, { threshold: 3 });
+    const targets = await targetHealth(store);
     // api.example.com: retry, retry, dead in a row; the Slack target's latest attempt succeeded.
     expect(targets).toEqual([
-      { target: API, failures: 3, likelyOpen: true, lastAttemptAt: new Date(now - 19 * MIN).toISOString(), lastError: 'HTTP 500', queued: 1 },
+      { target: API, failures: 3, circuit: 'closed', lastAttemptAt: new Date(now - 19 * MIN).toISOString(), lastError: 'HTTP 500', queued: 1 },
     ]);
-    expect((await targetHealth(store))[0]?.likelyOpen).toBe(false); // default threshold 5
+    // The circuit's state is the store's, as the serving instance wrote it.
+    await store.saveCircuit({ target: API, openUntil: Date.now() + 60_000, failures: 5 }, Date.now());
+    expect((await targetHealth(store))[0]?.circuit).toBe('open');
   });
 
   it('counts a batched delivery once, though each of its events shows it', async () => {
@@ -327,6 +329,6 @@ describe('targetHealth', () => {
     await seed(store, 'evt-400', { source: 'gh', type: 'push', at: now, deliveries: [
       { rule: 'forward', action: 'legal', target: API, attempts: [{ at: now, outcome: 'dead', status: 400, error: 'bad request' }] },
     ] });
-    expect(await targetHealth(store, { threshold: 3 })).toEqual([]);
+    expect(await targetHealth(store)).toEqual([]);
   });
 });

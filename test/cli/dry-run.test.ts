@@ -16,7 +16,7 @@ describe('dry run (relay test)', () => {
       matched: true,
       actions: [
         { action: 'team-slack', plugin: 'slack', enabled: false, rendered: { text: expect.stringContaining('*contract.pdf*') } },
-        { action: '#1', plugin: 'log', enabled: true, rendered: { message: 'Document doc_abc123 processed: contract.pdf' } },
+        { action: expect.stringMatching(/^log~[0-9a-f]{8}$/), plugin: 'log', enabled: true, rendered: { message: 'Document doc_abc123 processed: contract.pdf' } },
       ],
     });
     expect(byName['contracts-to-legal']?.matched).toBe(true);

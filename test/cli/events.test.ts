@@ -65,6 +65,8 @@ rules:
   try {
     await seed(store, 'evt-ok', now - 3 * 60 * MIN, 'ok.example', 'delivered');
     for (let i = 1; i <= 5; i++) await seed(store, `evt-down-${i}`, now - (60 - i) * MIN, 'down.example', i === 5 ? 'retry' : 'dead');
+    // As the serving instance writes it when the circuit opens.
+    await store.saveCircuit({ target: 'down.example', openUntil: now + 10 * MIN, failures: 5 }, now);
     await seed(store, 'evt-a-very-long-provider-identifier-0123456789', now - 2 * MIN, 'ok.example', undefined, {
       'x-custom-sig': 'c0ffee',
       authorization: 'Basic dXNlcjpwYXNz',
@@ -93,13 +95,13 @@ describe('relay events', () => {
     for (const l of lines.slice(1, 8)) expect(l.slice(col)).toMatch(/^(pending|failed|dead|delivered) /);
   });
 
-  it('shows the failing target and its likely open circuit below the table', async () => {
+  it('shows the failing target and its circuit, as the store has it, below the table', async () => {
     const io = capture();
     await eventsCommand({ config }, io);
     const text = io.printed.join('\n');
     expect(text).toContain('Failing targets');
     expect(text).toMatch(/TARGET\s+FAILURES\s+CIRCUIT\s+QUEUED\s+LAST ATTEMPT\s+LAST ERROR/);
-    expect(text).toMatch(/down\.example\s+5\s+likely open\s+1\s+\d+m ago\s+HTTP 503 Service Unavailable/);
+    expect(text).toMatch(/down\.example\s+5\s+open\s+1\s+\d+m ago\s+HTTP 503 Service Unavailable/);
     expect(text).not.toMatch(/^ok\.example/m);
   });
 
@@ -125,7 +127,7 @@ describe('relay events', () => {
       receivedAt: new Date(now - 2 * MIN).toISOString(), status: 'pending', matched: ['notify'], deliveries: 1,
     });
     expect(out.next).toBe(5);
-    expect(out.targets).toEqual([expect.objectContaining({ target: 'down.example', failures: 5, likelyOpen: true, queued: 1 })]);
+    expect(out.targets).toEqual([expect.objectContaining({ target: 'down.example', failures: 5, circuit: 'open', queued: 1 })]);
   });
 
   it('rejects a bad --status with the allowed values', async () => {
@@ -174,7 +176,8 @@ describe('relay replay', () => {
   it('--dead replays the dead letters, prints progress lines and a summary', async () => {
     const io = capture();
     await replayCommand([], { config, dead: true }, io);
-    expect(io.printed).toEqual(['Replayed 4 deliveries of 4 event(s): due now, attempts reset.']);
+    // down.example's circuit was open: the replay closes it, or it would wait out the cool-down.
+    expect(io.printed).toEqual(['Replayed 4 deliveries of 4 event(s): due now, attempts reset.\nClosed the open circuit of: down.example']);
     expect(io.logged[0]).toBe('replay: 0/4 events, 0 deliveries');
     expect(io.logged.at(-1)).toBe('replay: 4/4 events, 4 deliveries');
     const after = capture();
@@ -186,7 +189,7 @@ describe('relay replay', () => {
     const io = capture();
     await replayCommand(['evt-ok', 'missing-1'], { config, json: true }, io);
     const summary = JSON.parse(io.printed.join('')) as Record<string, unknown>;
-    expect(summary).toEqual({ events: 1, deliveries: 1, deliveryIds: [1], missing: ['missing-1'] });
+    expect(summary).toEqual({ events: 1, deliveries: 1, deliveryIds: [1], missing: ['missing-1'], closedCircuits: [] });
     expect(process.exitCode).toBe(1);
   });
 
@@ -203,7 +206,7 @@ describe('relay replay', () => {
     const io = { ...capture(true), stderr: stream };
     await replayCommand([], { config, dead: true }, io);
     expect(drawn).toMatch(/replay \[[█░]+\] 4\/4 events \| 4 deliveries/);
-    expect(io.printed).toEqual(['Replayed 4 deliveries of 4 event(s): due now, attempts reset.']);
+    expect(io.printed[0]).toMatch(/^Replayed 4 deliveries of 4 event\(s\): due now, attempts reset\./);
   });
 });
 

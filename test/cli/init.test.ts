@@ -71,7 +71,7 @@ describe('relay init', () => {
       {
         rule: 'archivus-events',
         matched: true,
-        actions: [{ action: '#0', plugin: 'log', enabled: true, rendered: { message: 'Archivus document.processed: document doc_abc123' } }],
+        actions: [{ action: expect.stringMatching(/^log~[0-9a-f]{8}$/), plugin: 'log', enabled: true, rendered: { message: 'Archivus document.processed: document doc_abc123' } }],
       },
     ]);
   });

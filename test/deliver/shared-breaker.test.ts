@@ -92,4 +92,31 @@ describe('SharedBreaker', () => {
     expect(b.blocked(clock.now()).sort()).toEqual(['x', 'y']);
     expect(errors.map((e) => (e as Error).message)).toEqual(['connection lost', 'connection lost']);
   });
+
+  it('a circuit closed in the store (relay replay) is closed here at the next read, not after its cool-down', async () => {
+    const { a, clock, store } = pair();
+    const t = clock.now();
+    a.record('x', false, t);
+    expect(a.record('x', false, t)?.to).toBe('open');
+    await a.flush();
+    await a.refresh();
+    expect(a.admit('x', clock.now())).toBe(false);
+
+    // What a replay does: the row is closed by another process.
+    await store.saveCircuit({ target: 'x', openUntil: null, failures: 0 });
+    clock.advance(1_000);
+    await a.refresh();
+    expect(a.circuits(clock.now())).toEqual([]);
+    expect(a.blocked(clock.now())).toEqual([]);
+    expect(a.admit('x', clock.now())).toBe(true);
+  });
+
+  it('a circuit opened here is not closed by a read that raced its write', async () => {
+    const { a, clock } = pair();
+    const t = clock.now();
+    a.record('x', false, t);
+    a.record('x', false, t); // opens; its write is still queued
+    await a.refresh(); // waits for our own writes before reading
+    expect(a.blocked(t)).toEqual(['x']);
+  });
 });

@@ -71,27 +71,27 @@ describe('Deliverer on SQLite', () => {
         throw DeliveryError.fromStatus(404);
       })],
     ]);
-    start(store, { get: (_rule, name) => byName.get(name) });
+    start(store, { get: (_rule, name) => byName.get(name), hasRule: () => true });
     await sleep(20); // idle, with a 10 s poll: only the ingest's wake-up can start the work
     await ingest(store, 'e1', ['ok', 'flaky', 'bad', 'gone']);
     const want = ['bad:dead:1', 'flaky:delivered:3', 'gone:dead:1', 'ok:delivered:1'];
     await waitFor(async () => JSON.stringify(await statuses(store, 'e1')) === JSON.stringify(want));
     const event = await store.getEvent('e1');
     const gone = event?.deliveries.find((d) => d.action === 'gone');
-    expect(gone?.lastError).toBe('rule or action no longer configured');
+    expect(gone?.lastError).toBe('action removed by reload');
     expect(payloads).toEqual([{ n: 'e1' }]);
   });
 
   it('releases an unfinished delivery on stop, to be delivered after a restart', async () => {
     const store = await driver.open();
     const hung = action('hung', () => new Promise(() => {}));
-    const first = start(store, { get: () => hung });
+    const first = start(store, { get: () => hung, hasRule: () => true });
     await ingest(store, 'e2', ['hung']);
     await waitFor(async () => first.inFlight === 1);
     await first.stop(20);
     expect(await statuses(store, 'e2')).toEqual(['hung:pending:0']);
 
-    start(store, { get: () => action('hung', async () => ({ status: 200 })) });
+    start(store, { get: () => action('hung', async () => ({ status: 200 })), hasRule: () => true });
     await waitFor(async () => (await statuses(store, 'e2'))[0] === 'hung:delivered:1');
   });
 });

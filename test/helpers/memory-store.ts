@@ -218,6 +218,13 @@ export class MemoryStore implements Store {
     this.circuitRows.set(circuit.target, { ...circuit });
   }
 
+  async closeCircuits(deliveryIds: number[]): Promise<string[]> {
+    const targets = new Set(deliveryIds.map((id) => this.get(id).target));
+    const closed = [...targets].filter((t) => this.circuitRows.get(t)?.openUntil != null).sort();
+    for (const t of closed) this.circuitRows.set(t, { target: t, openUntil: null, failures: 0 });
+    return closed;
+  }
+
   async openCircuits(now: number): Promise<SharedCircuit[]> {
     return [...this.circuitRows.values()].filter((c) => c.openUntil !== null && c.openUntil > now);
   }

@@ -86,6 +86,71 @@ describe('hot reload', () => {
       const e = await r.store.getEvent('orphan');
       return e?.status === 'dead' ? e : undefined;
     }, 'the orphaned delivery to go dead', 10_000);
-    expect(detail.deliveries[0]!.lastError).toMatch(/no longer configured/);
+    expect(detail.deliveries[0]!.lastError).toBe('rule removed by reload');
+  });
+});
+
+// Inline actions are looked up by an identity that does not depend on their
+// position, so a queued delivery runs the action it was planned with, or none.
+describe('hot reload: a queued delivery keeps its action', () => {
+  let relay: Relay | undefined;
+  let target: Receiver | undefined;
+  afterEach(async () => {
+    await relay?.stop();
+    await target?.close();
+  });
+
+  const forward = (t: Receiver) => `{ use: forward, retry: { attempts: 50, initialDelay: 200ms, maxDelay: 200ms }, with: { url: "${t.url}/hook" } }`;
+  const rule = (actions: string) => `
+sources:
+  a: { path: /a, verify: { scheme: archivus, secret: s } }
+rules:
+  - name: fwd
+    on: "**"
+    actions: [${actions}]
+`;
+
+  async function queuedFailing(t: Receiver): Promise<Relay> {
+    const r = await startInProcess(rule(forward(t)));
+    expect((await postArchivus(`${r.url}/a`, event('queued'), 's')).status).toBe(202);
+    await t.waitForRequests(1);
+    return r;
+  }
+
+  it('inserting an action before it does not hand its delivery to the new one', async () => {
+    let up = false;
+    target = await startReceiver();
+    target.respond(async () => ({ status: up ? 200 : 503 }));
+    relay = await queuedFailing(target);
+    const r = relay;
+    const file = r.activeConfig.file;
+    writeFileSync(file, rule(`{ use: log, with: { message: "{{ id }}" } }, ${forward(target)}`));
+    expect((await r.reload()).ok).toBe(true);
+    const before = target.requests.length;
+    up = true;
+
+    const detail = await waitFor(async () => {
+      const e = await r.store.getEvent('queued');
+      return e?.status === 'delivered' || e?.status === 'dead' ? e : undefined;
+    }, 'the queued delivery to finish', 20_000);
+    expect(detail.status).toBe('delivered');
+    // The forward ran it: the receiver saw the delivering request after the reload.
+    expect(target.requests.length).toBeGreaterThan(before);
+    expect(detail.deliveries).toHaveLength(1);
+    expect(detail.deliveries[0]!.action).toMatch(/^forward~[0-9a-f]{8}$/);
+  });
+
+  it('removing its action dead-letters it with "action removed by reload", never running another action', async () => {
+    target = await startReceiver({ status: 503 });
+    relay = await queuedFailing(target);
+    const r = relay;
+    writeFileSync(r.activeConfig.file, rule('{ use: log, with: { message: "{{ id }}" } }'));
+    expect((await r.reload()).ok).toBe(true);
+    const detail = await waitFor(async () => {
+      const e = await r.store.getEvent('queued');
+      return e?.status === 'delivered' || e?.status === 'dead' ? e : undefined;
+    }, 'the queued delivery to finish', 20_000);
+    expect(detail.status).toBe('dead');
+    expect(detail.deliveries[0]!.lastError).toBe('action removed by reload');
   });
 });

@@ -157,7 +157,7 @@ describe.each(await storeDrivers())('fencing on $name', (driver) => {
       policy: { retry: { attempts: 1, initialDelayMs: 1000, maxDelayMs: 1000 }, timeoutMs: 30_000, concurrency: 1 },
       execute,
     };
-    const catalog: ActionCatalog = { get: (rule, name) => (rule === 'r1' && name === 'a' ? action : undefined) };
+    const catalog: ActionCatalog = { get: (rule, name) => (rule === 'r1' && name === 'a' ? action : undefined), hasRule: (rule) => rule === 'r1' };
     const d = new Deliverer({ store, catalog: () => catalog, logger, concurrency: 1, workerId, leaseMs: 60_000, pollMs: 50, ...(now && { now }) });
     deliverers.push(d);
     return d;

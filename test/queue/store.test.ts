@@ -346,6 +346,19 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     await expect(first.ingest(event(), [])).rejects.toThrow(/closed/);
   });
 
+  test('closeCircuits closes the circuits of the given deliveries\' targets and names those that were open', async () => {
+    const store = await driver.open();
+    const e = event();
+    await store.ingest(e, [plain(), plain({ rule: 'r2', target: 'https://other.example' })]);
+    const ids = (await store.getEvent(e.id))!.deliveries.map((d) => d.id);
+    await store.saveCircuit({ target: 'https://hooks.example/a', openUntil: T0 + 60_000, failures: 5 }, T0);
+    await store.saveCircuit({ target: 'https://elsewhere.example', openUntil: T0 + 60_000, failures: 5 }, T0);
+    expect(await store.closeCircuits(ids, T0 + 1)).toEqual(['https://hooks.example/a']);
+    // Only the replayed deliveries' targets: another target's circuit stays open.
+    expect((await store.openCircuits(T0 + 1)).map((c) => c.target)).toEqual(['https://elsewhere.example']);
+    expect(await store.closeCircuits(ids, T0 + 2)).toEqual([]);
+  });
+
   test('ping answers on an open store', async () => {
     const store = await driver.open();
     await expect(store.ping()).resolves.toBeUndefined();

@@ -4,6 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Relay } from '../../src/relay.js';
+import { inlineName } from '../../src/config/actions.js';
 import { startInProcess } from '../helpers/in-process.js';
 import { startReceiver, type Receiver } from '../helpers/receivers.js';
 import { postArchivus, waitFor } from '../helpers/relay-process.js';
@@ -87,7 +88,7 @@ describe('dashboard endpoints', () => {
     const sum = (xs: number[]) => xs.reduce((n, x) => n + x, 0);
     expect(hour.body.events.map((e: { source: string; counts: number[] }) => [e.source, sum(e.counts)])).toEqual([['archivus', 3]]);
     const byAction = Object.fromEntries(hour.body.deliveries.map((d: Record<string, unknown>) => [d.action, { delivered: sum(d.delivered as number[]), retry: sum(d.retry as number[]), dead: sum(d.dead as number[]) }]));
-    expect(byAction).toEqual({ audit: { delivered: 1, retry: 0, dead: 0 }, legal: { delivered: 0, retry: 1, dead: 1 }, 'uploads/#0': { delivered: 1, retry: 0, dead: 0 } });
+    expect(byAction).toEqual({ audit: { delivered: 1, retry: 0, dead: 0 }, legal: { delivered: 0, retry: 1, dead: 1 }, [`uploads/${inlineName({ use: 'log' })}`]: { delivered: 1, retry: 0, dead: 0 } });
 
     const day = await admin('/stats?window=24h');
     expect(day.body.buckets).toHaveLength(96);
@@ -100,7 +101,7 @@ describe('dashboard endpoints', () => {
     expect(res.status).toBe(200);
     expect(res.body.rules).toMatchObject([
       { name: 'contracts', on: ['document.processed'], sources: null, conditions: true, actions: [{ name: 'legal', plugin: 'forward', target: expect.stringContaining('127.0.0.1') }, { name: 'audit' }], matches: { total: 1 } },
-      { name: 'uploads', conditions: false, actions: [{ name: '#0', plugin: 'log' }], matches: { total: 1 } },
+      { name: 'uploads', conditions: false, actions: [{ name: inlineName({ use: 'log' }), plugin: 'log' }], matches: { total: 1 } },
     ]);
     expect(res.body.rules[0].matches.hourly).toHaveLength(24);
     expect(res.body.rules[0].matches.hourly.at(-1)).toBe(1);
