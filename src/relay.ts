@@ -18,6 +18,7 @@ import { Deliverer } from './deliver/worker.js';
 import { SharedBreaker } from './deliver/shared-breaker.js';
 import { createApp } from './ingest/server.js';
 import { adminRoutes } from './admin/api.js';
+import { EventStreams } from './admin/stream.js';
 import { healthRoutes } from './ops/health.js';
 import { createSessions } from './ui/session.js';
 import { uiRoutes } from './ui/routes.js';
@@ -54,6 +55,7 @@ export class Relay {
     readonly server: Server,
     readonly logger: Logger,
     readonly metrics: Metrics,
+    private readonly streams: EventStreams,
   ) {}
 
   static async start(options: StartOptions): Promise<Relay> {
@@ -102,6 +104,7 @@ export class Relay {
     // The dashboard's sessions stand in for the admin token on /ui and /admin (off without a token).
     const sessions = createSessions(env.RELAY_ADMIN_TOKEN);
     const rejections = new RejectionLog();
+    const streams = new EventStreams(store);
     const app = createApp({
       config: current,
       store,
@@ -124,6 +127,7 @@ export class Relay {
           reload: () => relay!.reload(),
           sessions,
           rejections,
+          streams,
           logger,
         }),
         uiRoutes({ sessions, logger }),
@@ -131,14 +135,16 @@ export class Relay {
       rejected: (r) => rejections.record(r),
       observe: (source, type, outcome, matched) => {
         metrics.eventReceived(source, type, outcome);
-        if (outcome === 'accepted') for (const rule of matched ?? []) metrics.ruleMatched(rule);
+        if (outcome !== 'accepted') return;
+        for (const rule of matched ?? []) metrics.ruleMatched(rule);
+        streams.poke();
       },
     });
     const tls = config.server.tls;
     const server = tls
       ? createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, app.callback())
       : createHttpServer(app.callback());
-    relay = new Relay(config, store, deliverer, server, logger, metrics);
+    relay = new Relay(config, store, deliverer, server, logger, metrics, streams);
     relay.hooks.onReload = (outcome) => metrics.configReloaded(outcome);
     relay.env = env;
     relay.limits = limits;
@@ -232,6 +238,8 @@ export class Relay {
     this.draining = true;
     this.unwatch?.();
     for (const t of this.timers) clearInterval(t);
+    // Open event streams would keep their connections (and this stop) alive forever.
+    await this.streams.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     await this.deliverer.stop(this.config.server.shutdownGraceMs);

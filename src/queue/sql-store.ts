@@ -17,7 +17,7 @@ import { migrate } from './migrations.js';
 import { ingestSteps, type IngestItem } from './ingest.js';
 import { claimPostgres, claimSqlite, finishSteps, recoverSteps, releaseSteps } from './lease.js';
 import { CHUNK, hotQueries, type FinishParams, type StoreContext } from './queries.js';
-import { backlogSteps, deadCountSteps, eventDetailSteps, listEventsSteps, nextDueAtSteps } from './read.js';
+import { backlogSteps, deadCountSteps, eventDetailSteps, eventsAfterSteps, lastSeqSteps, listEventsSteps, nextDueAtSteps } from './read.js';
 import { replaySteps } from './replay.js';
 import { pruneSteps } from './prune.js';
 import type {
@@ -38,6 +38,7 @@ import type {
   ReplaySelector,
   SharedCircuit,
   Store,
+  StoredEvent,
   StoreStats,
 } from './store.js';
 
@@ -151,6 +152,14 @@ export class SqlStore implements Store {
 
   listEvents(filter: EventFilter): Promise<EventSummary[]> {
     return this.engine.read(() => listEventsSteps(this.ctx, filter));
+  }
+
+  eventsAfter(after: number, limit: number): Promise<StoredEvent[]> {
+    return this.engine.read(() => eventsAfterSteps(this.ctx, after, limit));
+  }
+
+  lastSeq(): Promise<number> {
+    return this.engine.read(() => lastSeqSteps(this.ctx));
   }
 
   getEvent(idOrSeq: string): Promise<EventDetail | null> {

@@ -255,6 +255,13 @@ export interface Store {
    */
   nextDueAt(): Promise<number | null>;
   listEvents(filter: EventFilter): Promise<EventSummary[]>;
+  /**
+   * Events with a seq above `after`, oldest first, at most `limit` (1 to
+   * 1000): the backlog and tail of the live stream (GET /admin/events/stream).
+   */
+  eventsAfter(after: number, limit: number): Promise<StoredEvent[]>;
+  /** The highest seq stored (0 when none): where a live stream without Last-Event-ID starts. */
+  lastSeq(): Promise<number>;
   /** By provider id or by seq. */
   getEvent(idOrSeq: string): Promise<EventDetail | null>;
   /** Makes the selected deliveries due now with a fresh attempt budget; returns their ids. */
