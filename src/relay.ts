@@ -24,6 +24,7 @@ import { createSessions } from './ui/session.js';
 import { uiRoutes } from './ui/routes.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { RejectionLog } from './ops/rejections.js';
+import { startTracing, type Tracing } from './ops/tracing.js';
 
 export interface StartOptions {
   configPath: string;
@@ -47,6 +48,7 @@ export class Relay {
   private env: NodeJS.ProcessEnv = process.env;
   /** On PostgreSQL, rate limits shared by every instance (kept across reloads). */
   private limits!: LimiterStores; // set in start(), before the first reload
+  private tracing: Tracing | undefined;
 
   private constructor(
     private config: LoadedConfig,
@@ -66,6 +68,8 @@ export class Relay {
     const logger = options.logger ?? createLogger({ level: env.RELAY_LOG_LEVEL ?? config.logLevel });
     for (const w of config.warnings) logger.warn({ path: w.path, line: w.line }, w.message);
 
+    // Undefined unless OTEL_* variables ask for traces; the SDK is loaded only then.
+    const tracing = await startTracing(env, logger);
     const store = await openStore(config.storage);
     if (config.storage.driver === 'sqlite') {
       // SQLite serves one instance: whatever is leased was in flight when the
@@ -100,6 +104,7 @@ export class Relay {
       leaseMs: config.delivery.leaseMs,
       workerId: `${hostname()}:${process.pid}`,
       onAttempt: metrics.attempt,
+      ...(tracing && { tracing }),
     });
     // The dashboard's sessions stand in for the admin token on /ui and /admin (off without a token).
     const sessions = createSessions(env.RELAY_ADMIN_TOKEN);
@@ -133,6 +138,7 @@ export class Relay {
         uiRoutes({ sessions, logger }),
       ],
       rejected: (r) => rejections.record(r),
+      ...(tracing && { tracing }),
       observe: (source, type, outcome, matched) => {
         metrics.eventReceived(source, type, outcome);
         if (outcome !== 'accepted') return;
@@ -148,6 +154,7 @@ export class Relay {
     relay.hooks.onReload = (outcome) => metrics.configReloaded(outcome);
     relay.env = env;
     relay.limits = limits;
+    relay.tracing = tracing;
     if (options.watch !== false) relay.watch();
 
     relay.backlog = await store.backlog();
@@ -248,6 +255,8 @@ export class Relay {
     await this.config.actions.close();
     await this.store.close();
     await this.limits.close();
+    // Last: the spans of deliveries that finished during the drain are exported too.
+    await this.tracing?.shutdown().catch((err: unknown) => this.logger.warn({ err }, 'tracing: the last spans could not be exported'));
     this.logger.info('relay stopped');
   }
 

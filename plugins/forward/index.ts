@@ -193,9 +193,11 @@ export const forward = definePlugin<ForwardOptions>({
     const agent = ctx.egress.agent({ connections: config.connections, connectTimeout: Math.min(config.timeout, 10_000) });
     ctx.onClose(() => agent.close());
 
-    return async ({ options: o, event, batch, signal }) => {
+    return async ({ options: o, event, batch, signal, traceparent }) => {
       const url = parseUrl(o.url);
       const { headers, body } = build(o, event, batch, ctx.isSensitiveHeader);
+      // The attempt's own span (tracing on), replacing any traceparent passed on from the sender.
+      if (traceparent !== undefined) headers.traceparent = traceparent;
       const limit = deadline(signal, o.timeout);
       let status: number;
       let text = '';

@@ -216,7 +216,7 @@ async function build(
     options,
     ...(cfg.batch && { batch: { windowMs: toMs(cfg.batch.window), max: cfg.batch.max ?? 50 } }),
     render: renderFor,
-    async execute({ events, attempt, signal, logger: log }) {
+    async execute({ events, attempt, signal, logger: log, traceparent }) {
       if (!runner) throw new Error(`action ${key} is disabled`);
       return runner({
         options: renderFor(events),
@@ -225,6 +225,7 @@ async function build(
         attempt,
         signal,
         logger: log,
+        ...(traceparent !== undefined && { traceparent }),
       });
     },
   };

@@ -34,6 +34,7 @@ export interface ResolvedAction {
     attempt: number;
     signal: AbortSignal;
     logger: PluginLogger;
+    traceparent?: string;
   }): Promise<ActionResult | void>;
 }
 

@@ -20,7 +20,7 @@ const SQLITE_DUE = `${SQLITE_DUE_BASE} order by next_at limit ?`;
 const SQLITE_DUE_SKIP = `${SQLITE_DUE_BASE} and target not in (select value from json_each(?)) order by next_at limit ?`;
 const SQLITE_CLAIM_ONE = `update deliveries set claimed_by = ?, lease_until = ?, next_at = ?, batch_open = null, updated_at = ?
   where id = ? returning id, rule, action, target, attempts, event_seq`;
-const EVENT_COLUMNS = 'e.seq, e.event_id, e.source, e.type, e.received_at, e.headers, e.body, e.matched';
+const EVENT_COLUMNS = 'e.seq, e.event_id, e.source, e.type, e.received_at, e.headers, e.body, e.matched, e.trace';
 const SQLITE_EVENT = `select ${EVENT_COLUMNS} from events e where e.seq = ?`;
 const SQLITE_BATCH_EVENTS = `select ${EVENT_COLUMNS} from batch_members m join events e on e.seq = m.event_seq
   where m.delivery_id = ? order by e.seq`;
@@ -132,6 +132,7 @@ function* eventsOf(ctx: StoreContext, ids: number[]) {
     'e.headers',
     'e.body',
     'e.matched',
+    'e.trace',
   ] as const;
   const out: Array<EventRow & { delivery_id: number }> = [];
   for (const chunk of chunks(ids)) {

@@ -124,6 +124,13 @@ export const migrations: readonly Migration[] = [
     // What each attempt sent and what it got back, as JSON: read per event, never queried.
     up: () => [`alter table attempts add column response text`, `alter table attempts add column request text`],
   },
+  {
+    version: 10,
+    name: 'event-trace',
+    // The W3C traceparent of the event's ingest span (only while tracing is
+    // on), so each delivery attempt's span joins the event's trace.
+    up: () => [`alter table events add column trace text`],
+  },
 ];
 
 export const LATEST_VERSION = Math.max(...migrations.map((m) => m.version));

@@ -60,7 +60,7 @@ export function* eventsAfterSteps(ctx: StoreContext, after: number, limit: numbe
   const rows = yield* all(
     ctx.db
       .selectFrom('events')
-      .select(['seq', 'event_id', 'source', 'type', 'received_at', 'headers', 'body', 'matched'])
+      .select(['seq', 'event_id', 'source', 'type', 'received_at', 'headers', 'body', 'matched', 'trace'])
       .where('seq', '>', after)
       .orderBy('seq', 'asc')
       .limit(Math.min(Math.max(1, Math.floor(limit)), MAX_LIST)),

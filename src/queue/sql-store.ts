@@ -77,6 +77,7 @@ export class SqlStore implements Store {
         body: event.rawBody,
         matched: JSON.stringify(event.matched),
         status: deliveries.length > 0 ? 'pending' : 'unmatched',
+        trace: event.trace ?? null,
       },
       deliveries,
     });

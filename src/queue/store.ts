@@ -17,6 +17,8 @@ export interface NewEvent {
   rawBody: Buffer;
   /** Names of the rules that matched, for `relay events show`. */
   matched: string[];
+  /** W3C traceparent of the ingest span, when tracing is on: delivery spans join this trace. */
+  trace?: string;
 }
 
 /** One delivery per action of each matched rule. */
@@ -45,6 +47,8 @@ export interface StoredEvent {
   headers: Headers;
   rawBody: Buffer;
   matched: string[];
+  /** The ingest span's traceparent, when the event was traced. */
+  trace?: string;
 }
 
 export interface ClaimedDelivery {
