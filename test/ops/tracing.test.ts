@@ -4,7 +4,9 @@
 // verify and match under ingest, each attempt under ingest, and the forward
 // receiver's traceparent naming the attempt span that sent it.
 
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpoint, format, parse } from '../../src/ops/tracing.js';
@@ -148,6 +150,37 @@ describe('tracing over OTLP/HTTP', () => {
       const received = app.requests.filter((r) => (JSON.parse(r.text) as { id: string }).id === id).map((r) => r.headers.traceparent);
       expect(received).toEqual(attempts.map((a) => `00-${ingest.traceId}-${a.spanId}-01`));
     }
+  }, 120_000);
+
+  it('off, not one OpenTelemetry module is loaded, even while events flow', async () => {
+    // A module-resolution hook in the Relay process reports every @opentelemetry import.
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'hook.mjs'),
+      `export async function resolve(specifier, context, next) {
+        if (specifier.startsWith('@opentelemetry/')) process.stderr.write('otel-import ' + specifier + '\\n');
+        return next(specifier, context);
+      }\n`,
+    );
+    writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister('./hook.mjs', import.meta.url);\n`);
+    const app = await startReceiver({ status: 200 });
+    closers.push(app.close);
+    const run = async (env: NodeJS.ProcessEnv) => {
+      const d = tempDir();
+      const relay = await startRelay(writeConfig(config(app.url, d), d), { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}`, ...env });
+      closers.push(() => relay.stop());
+      const before = app.requests.length;
+      await postArchivus(`${relay.url}/webhooks/archivus`, JSON.stringify({ id: `lazy-${before}`, type: 'x' }), SECRET);
+      await app.waitForRequests(before + 1, 30_000);
+      return relay.output();
+    };
+    const off = await run({});
+    expect(off).toContain('relay listening');
+    expect(off).not.toContain('otel-import');
+    expect(app.requests.at(-1)!.headers.traceparent).toBeUndefined();
+    // The same hook sees the SDK load when tracing is on: the check above can fail.
+    const on = await run({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
+    expect(on).toContain('otel-import @opentelemetry/sdk-trace-base');
   }, 120_000);
 
   it('is off without OTEL_* variables, and honours the standard switches', () => {
