@@ -13,8 +13,10 @@ import { endpoint, format, parse } from '../../src/ops/tracing.js';
 import { tempDir, writeConfig } from '../helpers/config.js';
 import { startReceiver, type Receiver } from '../helpers/receivers.js';
 import { postArchivus, startRelay, waitFor, type RelayProcess } from '../helpers/relay-process.js';
+import { storageFixtures } from '../helpers/storage.js';
 
 const SECRET = 'trace-secret';
+const fixtures = await storageFixtures();
 
 interface OtlpSpan {
   traceId: string;
@@ -77,7 +79,7 @@ async function startCollector() {
   };
 }
 
-const config = (target: string, dir: string) => `storage: { path: ${dir}/relay.db }
+const config = (target: string, storage: string) => `${storage}
 sources:
   archivus: { path: /webhooks/archivus, verify: { scheme: archivus, secret: ${SECRET} } }
 delivery: { retry: { attempts: 3, initialDelay: 50ms, maxDelay: 100ms } }
@@ -94,9 +96,10 @@ describe('tracing over OTLP/HTTP', () => {
   const closers: Array<() => Promise<unknown>> = [];
   afterAll(async () => {
     for (const close of closers.reverse()) await close();
+    for (const fx of fixtures) await fx.cleanup();
   });
 
-  it('one trace per event: ingest → verify, match; each attempt under ingest; traceparent forwarded', async () => {
+  it.each(fixtures)('one trace per event on $name: ingest → verify, match; each attempt under ingest; traceparent forwarded', async (fx) => {
     const collector = await startCollector();
     closers.push(collector.close);
     // The first attempt of each event fails: two attempt spans per trace.
@@ -107,8 +110,7 @@ describe('tracing over OTLP/HTTP', () => {
       return { status: seen.get(id) === 1 ? 503 : 200 };
     });
     closers.push(app.close);
-    const dir = tempDir();
-    const relay: RelayProcess = await startRelay(writeConfig(config(app.url, dir), dir), {
+    const relay: RelayProcess = await startRelay(writeConfig(config(app.url, fx.section())), {
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
       OTEL_SERVICE_NAME: 'relay-under-test',
       OTEL_BSP_SCHEDULE_DELAY: '100',
@@ -166,8 +168,7 @@ describe('tracing over OTLP/HTTP', () => {
     const app = await startReceiver({ status: 200 });
     closers.push(app.close);
     const run = async (env: NodeJS.ProcessEnv) => {
-      const d = tempDir();
-      const relay = await startRelay(writeConfig(config(app.url, d), d), { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}`, ...env });
+      const relay = await startRelay(writeConfig(config(app.url, fixtures[0]!.section())), { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}`, ...env });
       closers.push(() => relay.stop());
       const before = app.requests.length;
       await postArchivus(`${relay.url}/webhooks/archivus`, JSON.stringify({ id: `lazy-${before}`, type: 'x' }), SECRET);
