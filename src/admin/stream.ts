@@ -49,6 +49,8 @@ const DEFAULT_POLL_MS = 1000;
  * pruning are skipped at once once the events after them are this old.
  */
 const SETTLE_MS = 2000;
+/** How long close() waits for open responses to finish before giving up on them. */
+const CLOSE_WAIT_MS = 2000;
 
 export class EventStreams {
   private readonly open = new Set<Subscriber>();
@@ -117,7 +119,12 @@ export class EventStreams {
     const open = [...this.open];
     for (const s of open) s.done?.();
     this.unwatch();
-    await Promise.all(open.map((s) => s.finished));
+    // Bounded: a client that stopped reading never lets its response finish;
+    // Relay#stop then closes its connection with the rest.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    await Promise.race([Promise.all(open.map((s) => s.finished)), bound]);
+    clearTimeout(timer);
   }
 
   private watch(): void {

@@ -3,7 +3,7 @@
 // commits (seq 3 visible before seq 2) not making the stream skip seq 2.
 
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventStreams } from '../../src/admin/stream.js';
@@ -28,8 +28,8 @@ function fakeStore(driver: 'sqlite' | 'postgres') {
       return () => listeners.delete(fn);
     },
   } as unknown as Store;
-  const commit = (seq: number, receivedAt = Date.now()) => {
-    visible.push({ seq, id: `e-${seq}`, source: 's', type: 't', receivedAt, headers: {}, rawBody: Buffer.from('{}'), matched: [] });
+  const commit = (seq: number, receivedAt = Date.now(), rawBody = Buffer.from('{}')) => {
+    visible.push({ seq, id: `e-${seq}`, source: 's', type: 't', receivedAt, headers: {}, rawBody, matched: [] });
     for (const fn of listeners) fn();
   };
   return { store, commit, reads };
@@ -37,6 +37,7 @@ function fakeStore(driver: 'sqlite' | 'postgres') {
 
 async function serve(streams: EventStreams, after?: number) {
   const app = new Koa();
+  app.silent = true;
   app.use((ctx) => streams.attach(ctx, {}, after));
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -111,5 +112,28 @@ describe('EventStreams', () => {
     open.push(s);
     await waitFor(() => s.ids().length === 2, 'the backlog');
     expect(s.ids()).toEqual([5, 9]);
+  });
+
+  it('close() returns even when a client stopped reading and its response cannot finish', async () => {
+    const { store, commit } = fakeStore('sqlite');
+    // Far more than the socket buffers hold: the stream blocks on a client that reads nothing.
+    const big = Buffer.alloc(256 * 1024, 'x');
+    for (let seq = 1; seq <= 200; seq++) commit(seq, Date.now() - 60_000, big);
+    const streams = new EventStreams(store);
+    const app = new Koa();
+    app.silent = true;
+    app.use((ctx) => streams.attach(ctx, {}, 0));
+    const server: Server = await new Promise((resolve) => {
+      const srv = app.listen(0, '127.0.0.1', () => resolve(srv));
+    });
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+    socket.pause();
+    await waitFor(() => streams.size === 1, 'the stream to open');
+    await streams.close();
+    expect(streams.size).toBe(0);
+    socket.destroy();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   });
 });

@@ -16,7 +16,7 @@ const SECRET = 'listen-secret';
 const TOKEN = 'listen-admin-token-0123456789';
 const fixtures = await storageFixtures();
 // Two cold Node processes per test, and up to three: seconds each on a machine shared by several test runs.
-const SLOW = 120_000;
+const SLOW = 180_000;
 
 const config = (storage: string) => `${storage}
 sources:
