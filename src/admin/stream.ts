@@ -100,7 +100,7 @@ export class EventStreams {
       if (this.open.size === 0) this.unwatch();
       out.end();
     };
-    ctx.req.once('close', end);
+    // The response's close, not the request's: a request may close once its (empty) body is read.
     ctx.res.once('close', end);
     sub.done = end;
     sub.finished = new Promise<void>((resolve) => {

@@ -136,4 +136,21 @@ describe('EventStreams', () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
+
+  it('forgets a stream whose client went away (no timers or reads left behind)', async () => {
+    const { store } = fakeStore('sqlite');
+    const streams = new EventStreams(store, { heartbeatMs: 20 });
+    const app = new Koa();
+    app.silent = true;
+    app.use((ctx) => streams.attach(ctx, {}, undefined));
+    const server: Server = await new Promise((resolve) => {
+      const srv = app.listen(0, '127.0.0.1', () => resolve(srv));
+    });
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+    await waitFor(() => streams.size === 1, 'the stream to open');
+    socket.destroy();
+    await waitFor(() => streams.size === 0, 'the stream to be dropped');
+    await new Promise((resolve) => server.close(resolve));
+  });
 });
