@@ -96,6 +96,12 @@ export interface ActionInput<Options> {
   /** Aborted when the action's timeout passes or Relay shuts down: pass it to I/O. */
   signal: AbortSignal;
   logger: PluginLogger;
+  /**
+   * The W3C trace context of this attempt's span, when tracing is on (see
+   * docs/operations.md). HTTP plugins send it as the `traceparent` header so
+   * the receiver's spans join the event's trace.
+   */
+  traceparent?: string;
 }
 
 /**

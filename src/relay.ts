@@ -15,6 +15,7 @@ import { Deliverer } from './deliver/worker.js';
 import { SharedBreaker, storedCircuits } from './deliver/shared-breaker.js';
 import { createApp } from './ingest/server.js';
 import { adminRoutes } from './admin/api.js';
+import { EventStreams } from './admin/stream.js';
 import { healthRoutes } from './ops/health.js';
 import { createSessions } from './ui/session.js';
 import { uiRoutes } from './ui/routes.js';
@@ -22,6 +23,7 @@ import { createMetrics, type Metrics } from './ops/metrics.js';
 import { RejectionLog } from './ops/rejections.js';
 import { createOpsApp, createServerFor, listen, urlOf } from './ops/listener.js';
 import { readTokens } from './admin/tokens.js';
+import { startTracing, type Tracing } from './ops/tracing.js';
 
 export interface StartOptions {
   configPath: string;
@@ -47,6 +49,7 @@ export class Relay {
   adminServer: Server | undefined;
   /** On PostgreSQL, rate limits shared by every instance (kept across reloads). */
   private limits!: LimiterStores; // set in start(), before the first reload
+  private tracing: Tracing | undefined;
 
   private constructor(
     private config: LoadedConfig,
@@ -55,6 +58,7 @@ export class Relay {
     readonly server: Server,
     readonly logger: Logger,
     readonly metrics: Metrics,
+    private readonly streams: EventStreams,
   ) {}
 
   static async start(options: StartOptions): Promise<Relay> {
@@ -67,6 +71,8 @@ export class Relay {
     // Read before anything opens: a bad token setting stops the start with nothing to clean up.
     const tokens = readTokens(env);
 
+    // Undefined unless OTEL_* variables ask for traces; the SDK is loaded only then.
+    const tracing = await startTracing(env, logger);
     const store = await openStore(config.storage);
     if (config.storage.driver === 'sqlite') {
       // SQLite serves one instance: whatever is leased was in flight when the
@@ -100,10 +106,12 @@ export class Relay {
       leaseMs: config.delivery.leaseMs,
       workerId: `${hostname()}:${process.pid}`,
       onAttempt: metrics.attempt,
+      ...(tracing && { tracing }),
     });
     // The dashboard's sessions stand in for the admin token on /ui and /admin (off without a token).
     const sessions = createSessions(tokens.admin);
     const rejections = new RejectionLog();
+    const streams = new EventStreams(store);
     const health = healthRoutes({ store, config: current, draining: () => relay?.draining ?? false, logger });
     const ops = [
       metrics.middleware(),
@@ -116,6 +124,7 @@ export class Relay {
         reload: () => relay!.reload(),
         sessions,
         rejections,
+        streams,
         logger,
       }),
       uiRoutes({ sessions, logger }),
@@ -135,17 +144,21 @@ export class Relay {
       // separate ops listener the public port keeps only health.
       extra: separate ? [health] : [health, ...ops],
       rejected: (r) => rejections.record(r),
+      ...(tracing && { tracing }),
       observe: (source, type, outcome, matched) => {
         metrics.eventReceived(source, type, outcome);
-        if (outcome === 'accepted') for (const rule of matched ?? []) metrics.ruleMatched(rule);
+        if (outcome !== 'accepted') return;
+        for (const rule of matched ?? []) metrics.ruleMatched(rule);
+        streams.poke();
       },
     });
     const tls = config.server.tls;
     const server = createServerFor(app, tls);
-    relay = new Relay(config, store, deliverer, server, logger, metrics);
+    relay = new Relay(config, store, deliverer, server, logger, metrics, streams);
     relay.hooks.onReload = (outcome) => metrics.configReloaded(outcome);
     relay.env = env;
     relay.limits = limits;
+    relay.tracing = tracing;
     if (options.watch !== false) relay.watch();
 
     relay.backlog = await store.backlog();
@@ -255,6 +268,8 @@ export class Relay {
     const reserve = Math.min(2_000, Math.floor(graceMs / 4));
     this.unwatch?.();
     for (const t of this.timers) clearInterval(t);
+    // Open event streams would keep their connections (and this stop) alive forever.
+    await this.streams.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const adminClosed = new Promise<void>((resolve) => (this.adminServer ? this.adminServer.close(() => resolve()) : resolve()));
     this.adminServer?.closeAllConnections();
@@ -271,6 +286,8 @@ export class Relay {
       ['actions', () => this.config.actions.close()],
       ['store', () => this.store.close()],
       ['rate-limit store', () => this.limits.close()],
+      // Last: the spans of deliveries that finished during the drain are exported too.
+      ['tracing', () => this.tracing?.shutdown().catch((err: unknown) => this.logger.warn({ err }, 'tracing: the last spans could not be exported')) ?? Promise.resolve()],
     ];
     for (const [name, step] of steps) {
       if (!(await settledBy(step(), deadline))) {

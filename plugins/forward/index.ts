@@ -105,9 +105,11 @@ export const forward = definePlugin<ForwardOptions>({
     ctx.onClose(() => agent.close());
     const swSign = config.standardWebhooks && standardWebhooksSigner(config.standardWebhooks.secrets);
 
-    return async ({ options: o, event, batch, transformed, delivery, signal }) => {
+    return async ({ options: o, event, batch, transformed, delivery, signal, traceparent }) => {
       const url = parseUrl(o.url);
       const { headers, body } = build(o, { event, batch, transformed, delivery, sensitive: ctx.isSensitiveHeader, swSign });
+      // The attempt's own span (tracing on), replacing any traceparent passed on from the sender.
+      if (traceparent !== undefined) headers.traceparent = traceparent;
       const limit = deadline(signal, o.timeout);
       let status: number;
       let text = '';

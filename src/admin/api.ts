@@ -15,6 +15,7 @@ import type { Store } from '../queue/store.js';
 import type { RejectionLog } from '../ops/rejections.js';
 import { dashboardRoutes } from './dashboard.js';
 import { MIN_TOKEN_LENGTH } from './tokens.js';
+import { parseAfter, type EventStreams } from './stream.js';
 import { explain, overview, parseWindow, rules, stats, tryEvent } from './insights.js';
 import { UsageError, configFifoTargets, configuredSecretHeaders, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
 
@@ -39,6 +40,8 @@ export interface AdminDeps {
   sessions?: { valid(cookieHeader: string | undefined): boolean };
   /** This instance's recently rejected requests (GET /admin/rejections). */
   rejections?: RejectionLog;
+  /** Live event streams (GET /admin/events/stream); absent, the endpoint answers 404. */
+  streams?: EventStreams;
   /** Replays and reloads are logged (they change what Relay does); failures too. */
   logger?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -110,6 +113,15 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
 
   router.get('/events', async (ctx) => {
     ctx.body = await listEvents(store, query(ctx, EVENT_QUERY));
+  });
+  // Before /events/:id, which would take "stream" for an id.
+  router.get('/events/stream', async (ctx) => {
+    if (!deps.streams) return fail(ctx, 404, 'event streams are not available here');
+    const { source, rule, after } = query(ctx, ['source', 'rule', 'after']);
+    const config = deps.config();
+    if (source !== undefined && ![...config.sources.values()].some((s) => s.name === source)) throw new UsageError(`no source named "${source}"`);
+    if (rule !== undefined && !config.rules.rules.some((r) => r.name === rule)) throw new UsageError(`no rule named "${rule}"`);
+    await deps.streams.attach(ctx, { source, rule }, parseAfter(ctx.get('last-event-id'), after));
   });
   router.get('/events/:id', async (ctx) => {
     const config = deps.config();

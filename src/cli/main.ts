@@ -12,6 +12,7 @@ import { docs } from './docs.js';
 import { migrate } from './migrate.js';
 import { eventsCommand, showCommand, type EventsOptions } from './events.js';
 import { replayCommand, type ReplayOptions } from './replay.js';
+import { listenCommand, type ListenOptions } from './listen.js';
 
 const program = new Command('relay')
   .description('Rules-driven webhook relay: verify, match, queue, deliver.')
@@ -105,6 +106,16 @@ program
   .option('--rule <name>', 'only deliveries of this rule')
   .option('--json', 'print the summary as JSON')
   .action(async (ids: string[], opts: ReplayOptions) => replayCommand(ids, opts));
+
+program
+  .command('listen')
+  .description("replay a deployed relay's events, live, to a local URL (no tunnel); token from RELAY_READ_TOKEN or RELAY_ADMIN_TOKEN")
+  .requiredOption('--from <url>', 'the deployed relay, e.g. https://relay.example.com')
+  .requiredOption('--to <url>', 'where to POST each event, e.g. http://localhost:3000/webhooks')
+  .option('-s, --source <name>', 'only events from this source')
+  .option('--rule <name>', 'only events this rule matched')
+  .option('--after <seq>', 'start after this event seq (resume an earlier session) instead of with the next event')
+  .action(async (opts: ListenOptions) => listenCommand(opts));
 
 program
   .command('migrate')

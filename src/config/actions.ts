@@ -243,7 +243,7 @@ async function build(
     ...(cfg.batch && { batch: { windowMs: toMs(cfg.batch.window), max: cfg.batch.max ?? 50 } }),
     render: renderFor,
     transform: transformFor,
-    async execute({ events, attempt, delivery, signal, logger: log }) {
+    async execute({ events, attempt, delivery, signal, logger: log, traceparent }) {
       if (!runner) throw new Error(`action ${key} is disabled`);
       return runner({
         options: renderFor(events),
@@ -254,6 +254,7 @@ async function build(
         delivery,
         signal,
         logger: log,
+        ...(traceparent !== undefined && { traceparent }),
       });
     },
   };

@@ -34,6 +34,8 @@ export interface RunInput {
   timeoutMs: number;
   logger: PluginLogger;
   now: () => number;
+  /** The attempt span's trace context, when tracing is on. */
+  traceparent?: string;
 }
 
 /** Runs the action once; never throws. */
@@ -48,7 +50,15 @@ export async function runAction(action: ResolvedAction, input: RunInput): Promis
   try {
     // Raced against the signal so a plugin that ignores it cannot hold the lease past the timeout.
     result = await raceAbort(
-      () => action.execute({ events: input.events, attempt: input.attempt, delivery: input.delivery, signal, logger: input.logger }),
+      () =>
+        action.execute({
+          events: input.events,
+          attempt: input.attempt,
+          delivery: input.delivery,
+          signal,
+          logger: input.logger,
+          traceparent: input.traceparent,
+        }),
       signal,
     );
     ok = true;

@@ -38,6 +38,7 @@ export interface ResolvedAction {
     delivery: DeliveryInfo;
     signal: AbortSignal;
     logger: PluginLogger;
+    traceparent?: string;
   }): Promise<ActionResult | void>;
 }
 

@@ -7,6 +7,7 @@ import { LazyChild } from '../log.js';
 import type { RelayEvent } from '../event.js';
 import type { AttemptRecord, ClaimedDelivery, DeliveryNext, Store, StoredEvent } from '../queue/store.js';
 import { decodeEvent, deliveryInfo, planNext, runAction } from './attempt.js';
+import type { Tracing } from '../ops/tracing.js';
 import { MemoryBreaker, type Breaker, type BreakerOptions, type CircuitInfo } from './breaker.js';
 import type { ActionCatalog, AttemptInfo, DeliveryLogger, ResolvedAction } from './types.js';
 
@@ -32,6 +33,8 @@ export interface DelivererOptions {
   /** Turns a stored event back into what actions see; by default the body is parsed as JSON. */
   decode?: (event: StoredEvent) => RelayEvent;
   onAttempt?: (info: AttemptInfo) => void;
+  /** Set only while tracing is on: a span per attempt, in its event's trace. */
+  tracing?: Tracing;
 }
 
 export const DEFAULT_LEASE_MS = 60_000;
@@ -66,6 +69,7 @@ export class Deliverer {
   private readonly breaker: Breaker;
   private readonly decode: (event: StoredEvent) => RelayEvent;
   private readonly onAttempt: ((info: AttemptInfo) => void) | undefined;
+  private readonly tracing: Tracing | undefined;
 
   private readonly running = new Map<number, Running>();
   private readonly perAction = new Map<string, number>();
@@ -93,6 +97,7 @@ export class Deliverer {
     this.breaker = isBreaker(options.breaker) ? options.breaker : new MemoryBreaker(options.breaker);
     this.decode = options.decode ?? decodeEvent;
     this.onAttempt = options.onAttempt;
+    this.tracing = options.tracing;
   }
 
   start(): void {
@@ -236,7 +241,12 @@ export class Deliverer {
       action: d.action,
       ...(d.events.length > 1 ? { batch: d.events.length } : {}),
     });
+    const span = this.tracing?.attempt(
+      d.events.map((e) => e.trace),
+      { deliveryId: d.id, rule: d.rule, action: d.action, plugin: action.plugin, target: d.target, attempt, events: d.events.length },
+    );
     const o = await runAction(action, {
+      traceparent: span?.traceparent,
       events: d.events.map(this.decode),
       attempt,
       delivery: deliveryInfo(d.id, d.rule, d.action, d.events),
@@ -247,12 +257,14 @@ export class Deliverer {
     });
     const circuit = action.policy.circuit;
     if (r.released) {
+      span?.end({ ok: false, outcome: 'released', error: 'relay is shutting down' });
       if (circuit !== false) this.breaker.abandon(d.target);
       return;
     }
     r.finishing = true;
     const now = this.now();
     const { record, next } = planNext(o, attempt, action.policy.retry, now, this.random);
+    span?.end({ ok: o.ok, status: o.status, error: o.error, outcome: record.outcome });
 
     // `circuit: false`: this action's results neither trip nor close the target's circuit.
     const change = circuit === false ? undefined : this.breaker.record(d.target, o.ok || !o.retryable, now, circuit);

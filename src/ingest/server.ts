@@ -11,6 +11,8 @@ import { accepted, checkWebhook, route, type Answer } from './handle.js';
 import { clientIp, guard } from './guard.js';
 import { LazyChild } from '../log.js';
 import type { RejectedRequest, RejectionReason } from '../ops/rejections.js';
+import type { IngestTrace, Tracing } from '../ops/tracing.js';
+import type { CompiledSource } from './source.js';
 
 export interface IngestDeps {
   config(): LoadedConfig;
@@ -28,6 +30,8 @@ export interface IngestDeps {
   observe?: (source: string, type: string, outcome: string, matched?: readonly string[]) => void;
   /** Every request a source turned away, for the dashboard's list (src/ops/rejections.ts); never its body. */
   rejected?: (r: RejectedRequest) => void;
+  /** Set only while tracing is on (src/ops/tracing.ts). */
+  tracing?: Tracing;
 }
 
 export function createApp(deps: IngestDeps): Koa {
@@ -59,6 +63,16 @@ export function createApp(deps: IngestDeps): Koa {
       ctx.set('allow', 'POST');
       return send(ctx, { status: 405, body: { error: 'method not allowed; use POST' } });
     }
+    const trace = deps.tracing?.ingest(source.name);
+    if (!trace) return receive(ctx, source, config);
+    try {
+      await receive(ctx, source, config, trace);
+    } finally {
+      trace.end(ctx.status);
+    }
+  });
+
+  async function receive(ctx: Koa.Context, source: CompiledSource, config: LoadedConfig, trace?: IngestTrace): Promise<void> {
     const log = new LazyChild(deps.logger, { requestId: ctx.state.requestId as string, source: source.name });
     if (deps.draining()) return send(ctx, { status: 503, body: { error: 'shutting down' }, headers: { 'retry-after': '5' } });
 
@@ -82,7 +96,8 @@ export function createApp(deps: IngestDeps): Koa {
       return turnAway({ status: 400, body: { error: 'could not read the body' } }, 'body');
     }
 
-    const checked = checkWebhook(source, { headers: ctx.req.headersDistinct as Record<string, string[]>, rawBody, now: Date.now() });
+    const webhook = { headers: ctx.req.headersDistinct as Record<string, string[]>, rawBody, now: Date.now() };
+    const checked = trace ? trace.step('verify', () => checkWebhook(source, webhook), (c) => ({ 'relay.verified': c.ok })) : checkWebhook(source, webhook);
     if (!checked.ok) {
       if (checked.reason !== 'intercepted') {
         log.warn({ status: checked.answer.status, reason: checked.answer.body.error }, 'event rejected');
@@ -96,16 +111,28 @@ export function createApp(deps: IngestDeps): Koa {
       deps.observe?.(source.name, event.type, 'rejected:backlog');
       return turnAway({ status: 503, body: { error: 'backlog is full; retry later' }, headers: { 'retry-after': '30' } }, 'backlog');
     }
-    const { matched, deliveries } = route(event, config);
+    const { matched, deliveries } = trace
+      ? trace.step('match', () => route(event, config), (r) => ({ 'relay.rules.matched': r.matched.length, 'relay.deliveries': r.deliveries.length }))
+      : route(event, config);
+    trace?.set({ 'relay.event.id': event.id, 'relay.event.type': event.type });
     const outcome = await deps.store.ingest(
-      { id: event.id, source: event.source, type: event.type, receivedAt: event.receivedAt, headers: event.headers, rawBody, matched },
+      {
+        id: event.id,
+        source: event.source,
+        type: event.type,
+        receivedAt: event.receivedAt,
+        headers: event.headers,
+        rawBody,
+        matched,
+        ...(trace && { trace: trace.traceparent }),
+      },
       deliveries,
     );
     if (outcome.status === 'accepted' && deliveries.length) deps.onQueued();
     deps.observe?.(source.name, event.type, outcome.status, matched);
     log.info({ eventId: event.id, type: event.type, matched, status: outcome.status, secretIndex: checked.secret }, 'event received');
     return send(ctx, accepted(outcome));
-  });
+  }
   return app;
 }
 

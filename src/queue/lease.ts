@@ -30,7 +30,7 @@ const SQLITE_DUE_FIFO = `${SQLITE_DUE_BASE}${SQLITE_FIFO_CONDITION} order by nex
 const SQLITE_DUE_SKIP_FIFO = `${SQLITE_DUE_BASE}${SQLITE_SKIP}${SQLITE_FIFO_CONDITION} order by next_at limit ?`;
 const SQLITE_CLAIM_ONE = `update deliveries set claimed_by = ?, lease_generation = lease_generation + 1, lease_until = ?,
   next_at = ?, batch_open = null, updated_at = ? where id = ? returning id, rule, action, target, attempts, event_seq, lease_generation`;
-const EVENT_COLUMNS = 'e.seq, e.event_id, e.source, e.type, e.received_at, e.headers, e.body, e.matched';
+const EVENT_COLUMNS = 'e.seq, e.event_id, e.source, e.type, e.received_at, e.headers, e.body, e.matched, e.trace';
 const SQLITE_EVENT = `select ${EVENT_COLUMNS} from events e where e.seq = ?`;
 const SQLITE_BATCH_EVENTS = `select ${EVENT_COLUMNS} from batch_members m join events e on e.seq = m.event_seq
   where m.delivery_id = ? order by e.seq`;
@@ -154,6 +154,7 @@ function* eventsOf(ctx: StoreContext, ids: number[]) {
     'e.headers',
     'e.body',
     'e.matched',
+    'e.trace',
   ] as const;
   const out: Array<EventRow & { delivery_id: number }> = [];
   for (const chunk of chunks(ids)) {

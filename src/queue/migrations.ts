@@ -138,6 +138,13 @@ export const migrations: readonly Migration[] = [
     name: 'fifo-queue-index',
     up: () => [FIFO_INDEX],
   },
+  {
+    version: 10,
+    name: 'event-trace',
+    // The W3C traceparent of the event's ingest span (only while tracing is
+    // on), so each delivery attempt's span joins the event's trace.
+    up: () => [`alter table events add column trace text`],
+  },
 ];
 
 export const LATEST_VERSION = Math.max(...migrations.map((m) => m.version));

@@ -38,6 +38,7 @@ export interface EventParams {
   body: Buffer;
   matched: string;
   status: EventStatus;
+  trace: string | null;
 }
 
 
@@ -51,6 +52,8 @@ export interface EventRow {
   headers: string;
   body: Buffer;
   matched: string;
+  /** Absent where a read does not select it (the event list). */
+  trace?: string | null;
 }
 
 export function toStoredEvent(row: EventRow): StoredEvent {
@@ -63,6 +66,7 @@ export function toStoredEvent(row: EventRow): StoredEvent {
     headers: JSON.parse(row.headers) as Headers,
     rawBody: Buffer.isBuffer(row.body) ? row.body : Buffer.from(row.body),
     matched: JSON.parse(row.matched) as string[],
+    ...(row.trace != null && { trace: row.trace }),
   };
 }
 
@@ -81,6 +85,7 @@ export function hotQueries(db: Kysely<Database>) {
           body: p('body'),
           matched: p('matched'),
           status: p('status'),
+          trace: p('trace'),
         })
         .onConflict((oc) => oc.columns(['source', 'event_id']).doNothing())
         .returning('seq'),
@@ -254,8 +259,8 @@ export interface SingleDelivery {
 // PostgreSQL: a statement per row would cost a round trip per row, so a
 // group's events and plain deliveries go in one statement each, as arrays.
 // (On SQLite a prepared per-row insert is cheaper than any bulk form.)
-const PG_INSERT_EVENTS = `insert into events (source, event_id, type, received_at, headers, body, matched, status)
-  select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[], $7::text[], $8::text[])
+const PG_INSERT_EVENTS = `insert into events (source, event_id, type, received_at, headers, body, matched, status, trace)
+  select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::text[])
   on conflict (source, event_id) do nothing
   returning seq, source, event_id`;
 const PG_INSERT_DELIVERIES = `insert into deliveries (event_seq, rule, action, target, status, next_at, created_at, updated_at)
@@ -275,6 +280,7 @@ export function* insertEventsBulk(e: EventParams[]): Step<Array<number | undefin
         e.map((x) => x.body),
         e.map((x) => x.matched),
         e.map((x) => x.status),
+        e.map((x) => x.trace),
       ],
       statementName(PG_INSERT_EVENTS),
     ),

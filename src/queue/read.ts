@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { isGlob, isMatchAll, globRegExpSource } from '../match/glob.js';
 import { all, first, type Step } from './engine.js';
 import { chunks, toStoredEvent, type StoreContext } from './queries.js';
-import type { AttemptRecord, DeliveryDetail, EventDetail, EventFilter, EventSummary } from './store.js';
+import type { AttemptRecord, DeliveryDetail, EventDetail, EventFilter, EventSummary, StoredEvent } from './store.js';
 
 const MAX_LIST = 1000;
 const DEFAULT_LIST = 50;
@@ -53,6 +53,24 @@ export function* listEventsSteps(ctx: StoreContext, filter: EventFilter): Step<E
     matched: JSON.parse(r.matched) as string[],
     deliveries: Number(r.deliveries),
   }));
+}
+
+/** Oldest first from a seq, on the primary key: cheap however long the log is. */
+export function* eventsAfterSteps(ctx: StoreContext, after: number, limit: number): Step<StoredEvent[]> {
+  const rows = yield* all(
+    ctx.db
+      .selectFrom('events')
+      .select(['seq', 'event_id', 'source', 'type', 'received_at', 'headers', 'body', 'matched', 'trace'])
+      .where('seq', '>', after)
+      .orderBy('seq', 'asc')
+      .limit(Math.min(Math.max(1, Math.floor(limit)), MAX_LIST)),
+  );
+  return rows.map(toStoredEvent);
+}
+
+export function* lastSeqSteps(ctx: StoreContext): Step<number> {
+  const query = ctx.db.selectFrom('events').select((eb) => eb.fn.max('seq').as('seq'));
+  return Number((yield* first(query))?.seq ?? 0);
 }
 
 export function* eventDetailSteps(ctx: StoreContext, idOrSeq: string): Step<EventDetail | null> {

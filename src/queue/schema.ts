@@ -17,6 +17,8 @@ export interface EventsTable {
   body: Buffer;
   /** JSON text of the matched rule names. */
   matched: string;
+  /** W3C traceparent of the ingest span; null when tracing was off. */
+  trace: string | null;
   /**
    * Kept in step with the deliveries (by ingest, finish and replay) so that
    * status filters and prune use an index instead of aggregating every event.

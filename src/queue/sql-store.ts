@@ -18,7 +18,7 @@ import { ingestSteps, type IngestItem } from './ingest.js';
 import { queueHeadsSteps } from './fifo.js';
 import { claimPostgres, claimSqlite, finishSteps, recoverSteps, releaseSteps } from './lease.js';
 import { CHUNK, hotQueries, type FinishParams, type StoreContext } from './queries.js';
-import { backlogSteps, deadCountSteps, eventDetailSteps, listEventsSteps, nextDueAtSteps } from './read.js';
+import { backlogSteps, deadCountSteps, eventDetailSteps, eventsAfterSteps, lastSeqSteps, listEventsSteps, nextDueAtSteps } from './read.js';
 import { closeCircuitsSteps, replaySteps } from './replay.js';
 import { pruneSteps } from './prune.js';
 import type {
@@ -41,6 +41,7 @@ import type {
   ReplaySelector,
   SharedCircuit,
   Store,
+  StoredEvent,
   StoreStats,
 } from './store.js';
 
@@ -86,6 +87,7 @@ export class SqlStore implements Store {
         body: event.rawBody,
         matched: JSON.stringify(event.matched),
         status: deliveries.length > 0 ? 'pending' : 'unmatched',
+        trace: event.trace ?? null,
       },
       deliveries,
     });
@@ -168,6 +170,14 @@ export class SqlStore implements Store {
 
   listEvents(filter: EventFilter): Promise<EventSummary[]> {
     return this.engine.read(() => listEventsSteps(this.ctx, filter));
+  }
+
+  eventsAfter(after: number, limit: number): Promise<StoredEvent[]> {
+    return this.engine.read(() => eventsAfterSteps(this.ctx, after, limit));
+  }
+
+  lastSeq(): Promise<number> {
+    return this.engine.read(() => lastSeqSteps(this.ctx));
   }
 
   getEvent(idOrSeq: string): Promise<EventDetail | null> {

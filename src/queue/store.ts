@@ -18,6 +18,8 @@ export interface NewEvent {
   rawBody: Buffer;
   /** Names of the rules that matched, for `relay events show`. */
   matched: string[];
+  /** W3C traceparent of the ingest span, when tracing is on: delivery spans join this trace. */
+  trace?: string;
 }
 
 /** One delivery per action of each matched rule. */
@@ -46,6 +48,8 @@ export interface StoredEvent {
   headers: Headers;
   rawBody: Buffer;
   matched: string[];
+  /** The ingest span's traceparent, when the event was traced. */
+  trace?: string;
 }
 
 /**
@@ -291,6 +295,13 @@ export interface Store {
   /** The oldest queued (pending, failed or in-flight) delivery of each target that has one. */
   queueHeads(targets: readonly string[]): Promise<Map<string, number>>;
   listEvents(filter: EventFilter): Promise<EventSummary[]>;
+  /**
+   * Events with a seq above `after`, oldest first, at most `limit` (1 to
+   * 1000): the backlog and tail of the live stream (GET /admin/events/stream).
+   */
+  eventsAfter(after: number, limit: number): Promise<StoredEvent[]>;
+  /** The highest seq stored (0 when none): where a live stream without Last-Event-ID starts. */
+  lastSeq(): Promise<number>;
   /** By provider id or by seq. */
   getEvent(idOrSeq: string): Promise<EventDetail | null>;
   /** Makes the selected deliveries due now with a fresh attempt budget; returns their ids. */

@@ -199,6 +199,14 @@ export class MemoryStore implements Store {
     return [];
   }
 
+  async eventsAfter(after: number, limit: number): Promise<StoredEvent[]> {
+    return this.events.filter((e) => e.seq > after).slice(0, limit);
+  }
+
+  async lastSeq(): Promise<number> {
+    return Math.max(0, ...this.events.map((e) => e.seq));
+  }
+
   async getEvent(_idOrSeq: string): Promise<EventDetail | null> {
     return null;
   }

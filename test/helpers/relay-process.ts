@@ -51,7 +51,7 @@ export async function startRelay(
       // Not left running: an orphan keeps its database connections and a core busy for the tests after it.
       child.kill('SIGKILL');
       reject(new Error(`relay did not start:\n${out}`));
-    }, 20_000);
+    }, 60_000);
     const check = () => {
       if (out.includes('relay listening')) {
         clearTimeout(timer);
