@@ -5,9 +5,10 @@
 // outlive a reload).
 
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 
-import pg from 'pg';
-import { RateLimiterPostgres } from 'rate-limiter-flexible';
+import type pg from 'pg';
+import type { RateLimiterPostgres as PostgresLimiter } from 'rate-limiter-flexible';
 
 import type { LimiterFactory } from '../ingest/rate-limit.js';
 import { assertSchemaName, RATE_LIMITS_TABLE } from './migrations.js';
@@ -43,9 +44,14 @@ export function postgresLimiters(url: string, schema?: string): { factory: Limit
   if (schema !== undefined) assertSchemaName(schema);
   // Opened at the first limiter: a config without rate limits holds no connections.
   let pool: pg.Pool | undefined;
+  // pg is loaded here, synchronously (it is CommonJS), so a SQLite server
+  // never loads it; the factory must stay synchronous for config loading.
+  const require = createRequire(import.meta.url);
   const factory: LimiterFactory = (options) => {
+    const { Pool } = require('pg') as typeof pg;
+    const { RateLimiterPostgres } = require('rate-limiter-flexible') as { RateLimiterPostgres: typeof PostgresLimiter };
     if (pool === undefined) {
-      pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: 5_000 });
+      pool = new Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: 5_000 });
       // An idle client losing its server must not crash the process; the next query reconnects.
       pool.on('error', () => {});
     }
