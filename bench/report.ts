@@ -224,8 +224,19 @@ with \`--cpu-prof\` and appends the hottest functions), \`--no-write\`.
 
 `;
 
+/** Hand-written analysis below this line survives a rewrite of the figures above it. */
+const ANALYSIS = '<!-- analysis: kept by npm run bench -->';
+
 export function writeBenchmarks(file: string, r: BenchReport): void {
-  writeFileSync(file, HEADER + renderResults(r));
+  let kept = '';
+  try {
+    const old = readFileSync(file, 'utf8');
+    const at = old.indexOf(ANALYSIS);
+    if (at >= 0) kept = '\n' + old.slice(at);
+  } catch {
+    // no file yet
+  }
+  writeFileSync(file, HEADER + renderResults(r) + kept);
 }
 
 // ---- .cpuprofile summaries -------------------------------------------------
