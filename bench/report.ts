@@ -3,6 +3,8 @@
 // rows of the same run: numbers from different runs or machines never mix.
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { OpenLoopResult } from './open-loop.js';
+import type { StartupRow } from './startup.js';
 
 export interface Row {
   name: string;
@@ -67,6 +69,10 @@ export interface BenchReport {
   rows: Row[];
   e2e?: EndToEnd;
   soak?: Soak;
+  open?: OpenLoopResult;
+  startup?: StartupRow[];
+  /** The as-shipped Relay's RSS two seconds after start, before any load. */
+  idleRssMb?: number;
   comparisons: Array<{ name: string; ratio: number }>;
   targets: Target[];
   profiles: ProfileSummary[];
@@ -93,7 +99,7 @@ export function renderResults(r: BenchReport): string {
   out.push(
     table(
       ['contender', 'what', 'req/s', 'p50 ms', 'p99 ms', 'errors', '× raw', 'CPU µs/event', 'peak RSS MB', 'rounds req/s'],
-      r.rows.map((x) => [
+      r.rows.map((x) => x.rounds.length === 0 ? [`**${x.name}**`, x.what, ...Array<string>(8).fill('–')] : [
         `**${x.name}**`, x.what, n0(x.rps), n2(x.p50ms), n2(x.p99ms), n0(x.errors),
         ratio(x.rps / raw), n0(x.cpuUsPerEvent), n0(x.peakRssMb), x.rounds.map(n0).join(' / '),
       ]),
@@ -110,6 +116,21 @@ export function renderResults(r: BenchReport): string {
         [[n0(e.seconds), n0(e.accepted), n0(e.ackRps), n0(e.eps), ratio(e.eps / raw), n0(e.backlogAtEnd), n2(e.drainSeconds), n0(e.lost), n0(e.repeats), n0(e.errors), n0(e.peakRssMb)]],
       ),
     );
+  }
+  if (r.open) {
+    const o = r.open;
+    out.push(`### Open loop: ${n0(o.rate)} events/s offered for ${n0(o.seconds)} s (POST → forward → local receiver)`);
+    out.push(
+      table(
+        ['sent', 'acked', 'errors', 'ack p50 ms', 'ack p99 ms', 'delivered', 'delivered ev/s', 'sent → delivered p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'lost'],
+        [[n0(o.sent), n0(o.acked), n0(o.errors), n2(o.ackP50ms), n2(o.ackP99ms), n0(o.delivered), n0(o.deliveredRate), n2(o.p50ms), n2(o.p90ms), n2(o.p99ms), n2(o.maxMs), n0(o.lost)]],
+      ),
+    );
+  }
+  if (r.startup) {
+    out.push('### Start-up (median wall time, interleaved with `node -e 0`)');
+    const idle = r.idleRssMb !== undefined ? `\n\nIdle RSS of the as-shipped \`relay serve\`, 2 s after start: ${n0(r.idleRssMb)} MB.` : '';
+    out.push(table(['command', 'ms', '× node -e 0', 'peak RSS MB'], r.startup.map((s) => [`\`${s.name}\``, n0(s.ms), ratio(s.ratio), n0(s.peakRssMb)]), 1) + idle);
   }
   if (r.soak) {
     const s = r.soak;
@@ -138,10 +159,12 @@ export function renderResults(r: BenchReport): string {
 /** One sentence with the ratios the README quotes. */
 export function headline(r: BenchReport): string {
   const get = (name: string) => r.comparisons.find((c) => c.name === name)?.ratio ?? NaN;
+  const row = (name: string) => r.rows.find((x) => x.name === name);
+  const rps = (name: string) => (row(name)?.rounds.length ? `${n0(row(name)!.rps)} req/s` : 'not installed');
   return (
-    `Relay acknowledges ${ratio(get('relay / raw'))} the requests per second of a bare Node server ` +
-    `(${ratio(get('relay / handler'))} a hand-written Koa handler) with every event committed to SQLite first; ` +
-    `end to end it delivers ${ratio(get('end to end / raw'))}; 1,000 rules run at ${ratio(get('relay-1000 / relay'))} of 10.`
+    `As shipped, Relay acknowledges ${rps('relay-shipped')} (p99 ${n2(row('relay-shipped')?.p99ms ?? NaN)} ms), ` +
+    `${ratio(get('relay-shipped / best peer'))} the best peer in the same run (provider's Express handler ${rps('express')}, ` +
+    `adnanh/webhook ${rps('webhook')}), with every event committed to SQLite before the answer.`
   );
 }
 
@@ -153,8 +176,10 @@ gets the same signed ~400-byte Archivus \`document.processed\` event, each
 request with a fresh event id (a repeated id would be answered \`duplicate\`):
 
 - **raw**: a bare \`node:http\` server that reads the body and answers 200, the Node ceiling.
-- **handler**: the provider's sample handler in Koa: raw body, HMAC check, \`JSON.parse\`, a switch on the type, 200.
-- **relay**: Relay with durable SQLite storage (\`sync: normal\`), the Archivus source, 10 rules of which 2 match, each running a log action that writes to a file.
+- **express**: the provider's Node.js example from its docs, as written (Express \`express.raw\`, HMAC, \`JSON.parse\`, a switch on the type, its three \`console.log\` lines per event, 200).
+- **webhook**: adnanh/webhook (Go) with a trigger rule checking the HMAC and \`/bin/true\` as the command; "not installed" when the \`webhook\` binary is missing.
+- **relay-shipped**: Relay as shipped: the repository's \`relay.config.yaml\` unchanged, default log level, its deliveries in the same process. **relay-shipped-warn**: the same with \`RELAY_LOG_LEVEL=warn\`, to price the logging.
+- **relay**: the bench config at warn: durable SQLite storage (\`sync: normal\`), the Archivus source, 10 rules of which 2 match, each running a log action that writes to a file.
 - **relay-1000**, **relay-full**, **relay-pg**: the same with 1,000 rules (50 more on the same type whose conditions fail, the rest on other types), with \`sync: full\`, and on PostgreSQL (\`--pg\`).
 
 The contenders are driven in turn (A B C A B C …) with a closed loop of
@@ -175,7 +200,11 @@ the load generator than req/s does, and the ratios marked *by CPU per
 event* compare it (inverted, so higher is better). **End to end** counts
 events the local receiver got through Relay's forward action while the load
 ran, the backlog left when it stopped, and checks after the drain that every
-accepted event arrived. **Memory** is a fresh Relay under the same full load;
+accepted event arrived. **Open loop** offers a fixed rate (1,000 events/s by
+default) whatever the answers, and measures each event from the moment it
+was sent to its arrival at the receiver (so it includes the acknowledgement).
+**Start-up** runs \`node -e 0\`, \`relay --help\` and \`relay validate\` (the
+shipped config) in turn and takes the median of each. **Memory** is a fresh Relay under the same full load;
 RSS is sampled every 250 ms and averaged over the second before each point.
 At full load ingest outruns delivery, so the backlog grows until
 \`server.maxBacklog\` and Relay answers 503 (counted as errors): load
@@ -186,7 +215,7 @@ pulls every ratio towards 1.
 
 Flags: \`--quick\` (3 s rounds, short end-to-end and memory phases),
 \`--duration S\`, \`--rounds N\`, \`--connections N\` (default 32),
-\`--e2e-duration S\`, \`--soak-duration S\`, \`--pg\` (or set
+\`--e2e-duration S\`, \`--soak-duration S\`, \`--open-rate N\`, \`--open-duration S\`, \`--pg\` (or set
 \`RELAY_BENCH_PG_URL\`), \`--loader wrk|autocannon\`, \`--keep\` (keep the
 scratch directory), \`--profile\` (runs Relay
 with \`--cpu-prof\` and appends the hottest functions), \`--no-write\`.
@@ -195,8 +224,19 @@ with \`--cpu-prof\` and appends the hottest functions), \`--no-write\`.
 
 `;
 
+/** Hand-written analysis below this line survives a rewrite of the figures above it. */
+const ANALYSIS = '<!-- analysis: kept by npm run bench -->';
+
 export function writeBenchmarks(file: string, r: BenchReport): void {
-  writeFileSync(file, HEADER + renderResults(r));
+  let kept = '';
+  try {
+    const old = readFileSync(file, 'utf8');
+    const at = old.indexOf(ANALYSIS);
+    if (at >= 0) kept = '\n' + old.slice(at);
+  } catch {
+    // no file yet
+  }
+  writeFileSync(file, HEADER + renderResults(r) + kept);
 }
 
 // ---- .cpuprofile summaries -------------------------------------------------

@@ -5,7 +5,6 @@
 // rendered are checked one by one (./addresses.ts) before anything is sent.
 
 import { createHash } from 'node:crypto';
-import nodemailer from 'nodemailer';
 import { definePlugin, DeliveryError, EgressError, type JsonSchema, type JsonValue } from '../../src/index.js';
 import { addressChecker } from './addresses.js';
 
@@ -174,7 +173,10 @@ export const email = definePlugin<EmailOptions>({
   options,
   templates: ['from', 'to', 'cc', 'bcc', 'replyTo', 'subject', 'text', 'html'],
   target: (o) => `smtp:${o.smtp.host}:${o.smtp.port}`,
-  create(config, ctx) {
+  async create(config, ctx) {
+    // Loaded only when a config has an email action: nodemailer is a large
+    // module graph that `relay --help`, `validate` and most servers never use.
+    const { default: nodemailer } = await import('nodemailer');
     const { smtp } = config;
     const settings = {
       host: smtp.host,

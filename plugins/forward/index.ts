@@ -5,7 +5,6 @@
 
 import { createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { request } from 'undici';
 import { definePlugin, DeliveryError, EgressError, httpResponse, type DeliveryInfo, type DeliveryRequest, type JsonValue, type RelayEvent } from '../../src/index.js';
 import { options, type ForwardOptions } from './options.js';
 import { checkBodyOptions } from '../bus/message.js';
@@ -98,8 +97,10 @@ export const forward = definePlugin<ForwardOptions>({
   urls: ['url'],
   // A template cannot touch the origin (`urls`), so the configured text gives it.
   target: (o) => new URL(o.url).origin,
-  create(config, ctx) {
+  async create(config, ctx) {
     checkBodyOptions(config);
+    // Loaded with the first forward action (see egress.ts on undici).
+    const { request } = await import('undici');
     // A pool of its own for the per-action `connections`, under the same egress policy as ctx.dispatcher.
     const agent = ctx.egress.agent({ connections: config.connections, connectTimeout: Math.min(config.timeout, 10_000) });
     ctx.onClose(() => agent.close());

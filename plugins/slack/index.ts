@@ -5,13 +5,8 @@
 // policy); an AsyncLocalStorage keeps concurrent sends apart.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
-import {
-  ErrorCode,
-  IncomingWebhook,
-  type FetchFunction,
-  type IncomingWebhookSendArguments,
-} from '@slack/webhook';
-import { fetch, type Dispatcher } from 'undici';
+import type { FetchFunction, IncomingWebhookSendArguments } from '@slack/webhook';
+import type { Dispatcher } from 'undici';
 import { definePlugin, DeliveryError, EgressError, type JsonSchema, type JsonValue } from '../../src/index.js';
 
 export interface SlackOptions {
@@ -98,7 +93,7 @@ interface SendContext {
 const current = new AsyncLocalStorage<SendContext>();
 
 const relayFetch =
-  (dispatcher: Dispatcher): FetchFunction =>
+  (dispatcher: Dispatcher, fetch: typeof import('undici').fetch): FetchFunction =>
   async (url, init) => {
     const ctx = current.getStore();
     const signals = [init?.signal, ctx?.signal].filter((s): s is AbortSignal => s !== undefined);
@@ -115,7 +110,7 @@ const relayFetch =
   };
 
 /** Slack: 429 (with Retry-After) and 5xx are retryable, other 4xx (invalid_payload, channel_not_found...) are not. */
-function classify(err: unknown, ctx: SendContext): unknown {
+function classify(err: unknown, ctx: SendContext, ErrorCode: typeof import('@slack/webhook').ErrorCode): unknown {
   const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; original?: unknown };
   if (e?.code === ErrorCode.HTTPError && typeof e.statusCode === 'number') {
     return DeliveryError.fromStatus(e.statusCode, typeof e.body === 'string' ? e.body : undefined, ctx.retryAfter);
@@ -135,8 +130,11 @@ export const slack = definePlugin<SlackOptions>({
   options,
   templates: ['text', 'blocks', 'username', 'icon_emoji', 'icon_url', 'channel'],
   urls: ['url'],
-  create(config, ctx) {
-    const webhook = new IncomingWebhook(config.url, { timeout: config.timeout, fetch: relayFetch(ctx.dispatcher) });
+  async create(config, ctx) {
+    // Loaded with the first slack action: a config without one never reads
+    // @slack/webhook or undici (see egress.ts).
+    const [{ IncomingWebhook, ErrorCode }, { fetch }] = await Promise.all([import('@slack/webhook'), import('undici')]);
+    const webhook = new IncomingWebhook(config.url, { timeout: config.timeout, fetch: relayFetch(ctx.dispatcher, fetch) });
 
     return async ({ options: o, signal }) => {
       const message: IncomingWebhookSendArguments = {};
@@ -150,7 +148,7 @@ export const slack = definePlugin<SlackOptions>({
       try {
         await current.run(ctx, () => webhook.send(message));
       } catch (err) {
-        throw classify(err, ctx);
+        throw classify(err, ctx, ErrorCode);
       }
       return { status: 200 };
     };

@@ -194,7 +194,10 @@ async function build(
         name: key,
         logger: perConfig.logger,
         onClose: (fn) => void perConfig.closers.push(fn),
-        dispatcher: perConfig.egress.dispatcher,
+        // A getter: the shared pool (and undici) is made when an action uses it.
+        get dispatcher() {
+          return perConfig.egress.dispatcher;
+        },
         egress: perConfig.egress,
         isSensitiveHeader: perConfig.isSensitiveHeader,
       });

@@ -7,7 +7,8 @@
 
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent, buildConnector as BuildConnector, Dispatcher } from 'undici';
 import { DeliveryError } from '../plugin.js';
 import { EgressPolicy } from './egress-policy.js';
 
@@ -80,8 +81,8 @@ function guardedLookup(policy: EgressPolicy, base: BaseLookup): LookupFunction {
 }
 
 /** The undici connector: literal addresses checked here, names in the lookup. */
-function connector(policy: EgressPolicy, lookup: LookupFunction, timeout: number): buildConnector.connector {
-  const connect = buildConnector({ timeout, lookup });
+function connector(policy: EgressPolicy, lookup: LookupFunction, timeout: number): BuildConnector.connector {
+  const connect = undici().buildConnector({ timeout, lookup });
   return (options, callback) => {
     const reason = isIP(options.hostname) ? policy.refuse(options.hostname) : undefined;
     if (reason) {
@@ -90,6 +91,15 @@ function connector(policy: EgressPolicy, lookup: LookupFunction, timeout: number
     }
     connect(options, callback);
   };
+}
+
+/**
+ * undici, loaded (synchronously: it is CommonJS) when the first HTTP client
+ * is made: a config without HTTP actions, and `relay validate`, never load
+ * its ~50 modules (~11 MB of a server's RSS).
+ */
+function undici(): typeof import('undici') {
+  return createRequire(import.meta.url)('undici') as typeof import('undici');
 }
 
 export interface EgressHandle {
@@ -106,12 +116,15 @@ export function createEgress(policy: EgressPolicy, options: { lookup?: BaseLooku
   const lookup = guardedLookup(policy, options.lookup ?? (dnsLookup as unknown as BaseLookup));
   const agent = (opts: EgressAgentOptions = {}): Agent => {
     const { connectTimeout = 10_000, ...rest } = opts;
-    return new Agent({ keepAliveTimeout: 10_000, ...rest, connect: connector(policy, lookup, connectTimeout) });
+    return new (undici().Agent)({ keepAliveTimeout: 10_000, ...rest, connect: connector(policy, lookup, connectTimeout) });
   };
-  const dispatcher = agent();
+  // Made at first use, like the clients that use it.
+  let dispatcher: Agent | undefined;
 
   const egress: Egress = {
-    dispatcher,
+    get dispatcher() {
+      return (dispatcher ??= agent());
+    },
     agent,
     connect({ host, port, timeout = 10_000 }) {
       const reason = isIP(host) ? policy.refuse(host) : undefined;
@@ -135,5 +148,5 @@ export function createEgress(policy: EgressPolicy, options: { lookup?: BaseLooku
       });
     },
   };
-  return { egress, close: () => dispatcher.close() };
+  return { egress, close: async () => dispatcher?.close() };
 }

@@ -5,13 +5,14 @@
 // outlive a reload).
 
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 
-import pg from 'pg';
-import { RateLimiterPostgres } from 'rate-limiter-flexible';
+import type pg from 'pg';
+import type { RateLimiterPostgres as PostgresLimiter } from 'rate-limiter-flexible';
 
 import { reloadSafeMemoryLimiters, type LimiterFactory } from '../ingest/rate-limit.js';
 import { assertSchemaName, RATE_LIMITS_TABLE } from './migrations.js';
-import { connectionSettings, type PostgresTimeouts } from './postgres.js';
+import { connectionSettings, type PostgresTimeouts } from './pg-settings.js';
 import type { StorageConfig } from './store.js';
 
 /** One consume is one short query; a few connections serve a busy instance. */
@@ -51,10 +52,15 @@ export function postgresLimiters(
   if (schema !== undefined) assertSchemaName(schema);
   // Opened at the first limiter: a config without rate limits holds no connections.
   let pool: pg.Pool | undefined;
+  // pg is loaded here, synchronously (it is CommonJS), so a SQLite server
+  // never loads it; the factory must stay synchronous for config loading.
+  const require = createRequire(import.meta.url);
   const factory: LimiterFactory = (options) => {
+    const { Pool } = require('pg') as typeof pg;
+    const { RateLimiterPostgres } = require('rate-limiter-flexible') as { RateLimiterPostgres: typeof PostgresLimiter };
     if (pool === undefined) {
       // The store's timeouts: a frozen database answers the request with 503, never leaves it hanging.
-      pool = new pg.Pool({ ...connectionSettings(timeouts), connectionString: url, max: POOL_SIZE });
+      pool = new Pool({ ...connectionSettings(timeouts), connectionString: url, max: POOL_SIZE });
       // An idle client losing its server must not crash the process; the next query reconnects.
       pool.on('error', () => {});
     }

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 
 import Database, { type Statement } from 'better-sqlite3';
 
+import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { compiler, driveSync, type Engine, type Query, type QueryResult, type Step } from './engine.js';
 
 export interface SqliteOptions {
@@ -26,6 +27,8 @@ export function openSqlite(options: SqliteOptions): Engine {
   try {
     conn.pragma('journal_mode = WAL');
     conn.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    // Checkpoints run in a worker thread (checkpointer.ts), not in a commit.
+    if (!memory) conn.pragma('wal_autocheckpoint = 0');
     // SQLite's REGEXP operator calls this; type globs in event lists use it (read.ts).
     const patterns = new Map<string, RegExp>();
     conn.function('regexp', { deterministic: true }, (pattern, value) => {
@@ -41,6 +44,8 @@ export function openSqlite(options: SqliteOptions): Engine {
     conn.close();
     throw err;
   }
+
+  const checkpointer: Checkpointer | undefined = memory ? undefined : startCheckpointer(resolve(options.path), 1000, options.busyTimeoutMs ?? 5000);
 
   const statements = new Map<string, Statement>();
   const prepare = (sql: string): Statement => {
@@ -93,6 +98,7 @@ export function openSqlite(options: SqliteOptions): Engine {
     },
     async close() {
       if (!conn.open) return;
+      await checkpointer?.stop();
       statements.clear();
       try {
         // Folds the WAL into the database so the file is complete on its own.

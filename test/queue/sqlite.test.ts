@@ -1,11 +1,13 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, test } from 'vitest';
 
+import { all, raw } from '../../src/queue/engine.js';
 import { openStore } from '../../src/queue/index.js';
+import { openSqlite } from '../../src/queue/sqlite.js';
 import { migrations } from '../../src/queue/migrations.js';
 import type { Store } from '../../src/queue/store.js';
 import { event, plain } from './fixtures.js';
@@ -39,6 +41,24 @@ describe('sqlite store files', () => {
       expect(peek.prepare('select version from relay_migrations order by version').all()).toEqual(migrations.map((m) => ({ version: m.version })).sort((x, y) => x.version - y.version));
     } finally {
       peek.close();
+    }
+  });
+
+  test('commits never checkpoint; a worker thread folds the WAL into the database file', async () => {
+    const path = join(tempDir(), 'relay.db');
+    const engine = openSqlite({ path, sync: 'normal' });
+    try {
+      // SQLite's automatic checkpoint would run inside a commit (a request's).
+      expect(await engine.read(() => all(raw('pragma wal_autocheckpoint')))).toEqual([{ wal_autocheckpoint: 0 }]);
+      await engine.write(() => all(raw('create table t (x blob)')));
+      const before = statSync(path).size;
+      await engine.write(() => all(raw('insert into t values (randomblob(200000))')));
+      // The checkpointer's tick copies the committed pages into the main file.
+      const deadline = Date.now() + 20_000;
+      while (statSync(path).size <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(statSync(path).size).toBeGreaterThan(before);
+    } finally {
+      await engine.close();
     }
   });
 
