@@ -53,8 +53,10 @@ describe('circuit breaker settings', () => {
     // A 10-minute cool-down: only the replay closing the circuit can deliver within the test.
     relay = await startInProcess(config(target, 'circuit: { failures: 2, cooldown: 10m }, retry: { attempts: 2, initialDelay: 50ms, maxDelay: 50ms }'));
     const r = relay;
-    const ids = ['o1', 'o2', 'o3'];
-    for (const id of ids) expect((await postArchivus(`${r.url}/a`, event(id), 's')).status).toBe(202);
+    // One event first: its two failing attempts are the two failures that open
+    // the circuit, so it is dead and the circuit open, whatever the timing.
+    expect((await postArchivus(`${r.url}/a`, event('o1'), 's')).status).toBe(202);
+    await waitFor(async () => (await statuses(r, ['o1']))[0] === 'dead', 'the first event to go dead', 20_000);
     const [open] = await waitFor(async () => {
       const c = await storedCircuits(r.store);
       return c.length > 0 && c[0]!.state === 'open' ? c : undefined;
@@ -62,11 +64,16 @@ describe('circuit breaker settings', () => {
     // `relay events` reads the same state.
     expect((await targetHealth(r.store)).find((t) => t.target === open!.target)?.circuit).toBe('open');
 
+    // The next ones wait behind the open circuit without spending attempts.
+    const ids = ['o1', 'o2', 'o3'];
+    for (const id of ids.slice(1)) expect((await postArchivus(`${r.url}/a`, event(id), 's')).status).toBe(202);
     up = true;
-    await waitFor(async () => (await statuses(r, ids)).some((s) => s === 'dead'), 'a dead letter', 20_000);
+    const seen = target.requests.length;
+    expect((await statuses(r, ids)).slice(1)).toEqual(['pending', 'pending']);
     const summary = await replay(r.store, { dead: true });
     expect(summary.closedCircuits).toEqual([open!.target]);
     await waitFor(async () => (await statuses(r, ids)).every((s) => s === 'delivered'), 'every event to be delivered', 20_000);
+    expect(target.requests.length).toBe(seen + 3);
     expect(await storedCircuits(r.store)).toEqual([]);
   });
 });

@@ -80,7 +80,7 @@ describe('ordering: fifo', () => {
     expect(idsOf(target)).toEqual(['e1', 'e1']);
     // What `relay events show e2` prints for it.
     const view = await (await fetch(`${relay.url}/admin/events/e2`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
-    expect(formatEvent(view as EventView)).toMatch(new RegExp(`#\\d+ fwd → #0 .* pending  0 attempt\\(s\\), waiting behind #${head.id} \\(ordering: fifo\\)`));
+    expect(formatEvent(view as EventView)).toMatch(new RegExp(`#\\d+ fwd → \\S+ .* pending  0 attempt\\(s\\), waiting behind #${head.id} \\(ordering: fifo\\)`));
 
     release();
     await waitFor(async () => (await deliveryOf(relay!, 'e3')).status === 'delivered', 'e3 delivered');
