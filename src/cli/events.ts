@@ -33,7 +33,12 @@ export interface ShowOptions {
 
 /** Opens the configured store for one command and always closes it. */
 export async function withStore<T>(configFile: string, run: (store: Store, config: LoadedConfig) => Promise<T>): Promise<T> {
-  const config = await loadConfig(configFile);
+  // The store is all these commands need: sources' secrets may be unset here.
+  const config = await loadConfig(configFile, { secrets: 'optional' });
+  const storageVars = config.unset.filter((m) => m.path[0] === 'storage');
+  if (storageVars.length > 0) {
+    throw new Error(`storage.${storageVars[0]!.path.slice(1).join('.')} uses ${storageVars.map((m) => m.name).join(', ')}, which is not set`);
+  }
   const store = await openStore(config.storage);
   try {
     return await run(store, config);

@@ -12,7 +12,7 @@ export interface TestEventOptions {
 
 /** `relay test EVENT.json`: the dry run, printed. */
 export async function testEvent(file: string, opts: TestEventOptions): Promise<void> {
-  const config = await loadConfig(opts.config);
+  const config = await loadConfig(opts.config, { secrets: 'optional' });
   const headers = { 'content-type': 'application/json', ...parseHeaders(opts.header) };
   const result = dryRun(config, { source: opts.source, headers, body: await readFile(file) });
   console.log(opts.json ? JSON.stringify(result, null, 2) : format(result));

@@ -13,7 +13,7 @@ import { RuleSet } from '../match/rules.js';
 import { compileSource, type CompiledSource } from '../ingest/source.js';
 import type { LimiterFactory } from '../ingest/rate-limit.js';
 import { compileActions, type CompiledActions } from './actions.js';
-import { interpolateTree } from './env.js';
+import { interpolateTree, type MissingVariable } from './env.js';
 import { placeIssues } from './locate.js';
 import { loadPlugins, type AnyPlugin } from './plugins.js';
 import { buildConfigSchema } from './schema.js';
@@ -50,6 +50,8 @@ export interface LoadedConfig {
   files: string[];
   warnings: ConfigIssue[];
   schema: JsonSchema;
+  /** Variables left as `${VAR}` because they are unset (only with `secrets: 'optional'`). */
+  unset: MissingVariable[];
 }
 
 export interface LoadOptions {
@@ -61,6 +63,14 @@ export interface LoadOptions {
    * returns undefined: in this process's memory.
    */
   limiters?: (storage: StorageConfig) => LimiterFactory | undefined;
+  /**
+   * `optional`: for commands that only read the store or parse the config
+   * (events, replay, test, validate). An unset `${VAR}` is kept as written and
+   * reported as a warning, and a secret file that cannot be read is a
+   * warning, so `relay validate` in CI needs no fake secrets. `serve` and
+   * `send` keep the default, `required`.
+   */
+  secrets?: 'required' | 'optional';
 }
 
 const RESERVED = /^\/(healthz|readyz|metrics)\/?$|^\/(admin|ui)(\/|$)/;
@@ -95,7 +105,8 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     );
   }
 
-  const { value, issues } = interpolateTree(doc.toJS() ?? {}, env);
+  const lenient = options.secrets === 'optional';
+  const { value, issues, missing } = interpolateTree(doc.toJS() ?? {}, env, [], [], { missing: lenient ? 'keep' : 'error' });
   const raw = value as RawConfig;
   const loaded = await loadPlugins(Array.isArray(raw.plugins) ? raw.plugins : [], dir);
   issues.push(...loaded.issues);
@@ -103,7 +114,8 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   // The whole-document pass checks structure; plugin options are checked per
   // action after `use` is resolved, where per-rule overrides are merged.
   issues.push(...validateWith(structural(schema), raw, [], createAjv()));
-  if (issues.length) fail([...issues, ...(await bestEffortActionIssues(raw, loaded.plugins, issues))]);
+  if (lenient) demoteUnset(issues, missing);
+  if (issues.some((i) => i.severity !== 'warning')) fail([...issues, ...(await bestEffortActionIssues(raw, loaded.plugins, issues))]);
 
   const storage: StorageConfig =
     raw.storage.driver === 'postgres'
@@ -138,11 +150,13 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   const actions = await compileActions(raw, loaded.plugins, options.logger ?? quiet);
   issues.push(...actions.issues);
 
+  if (lenient) demoteUnset(issues, missing);
   if (raw.storage.driver === 'postgres' && !raw.storage.url) {
     issues.push({ path: ['storage'], message: 'driver postgres needs `url` (postgres://user:password@host:5432/database)' });
   }
   const errors = issues.filter((i) => i.severity !== 'warning');
-  if (errors.length || !rules) fail(errors);
+  // validate (lenient) shows what serve will need beside the errors.
+  if (errors.length || !rules) fail(lenient ? issues : errors);
 
   const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : raw.server.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail([{ path: ['server', 'port'], message: `PORT=${env.PORT} is not a port number` }]);
@@ -172,9 +186,38 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     files: [file, ...loaded.files],
     warnings: issues.filter((i) => i.severity === 'warning').map((w) => placeIssues([w], path, doc, lines)[0]!),
     schema,
+    unset: missing,
   };
 }
 
+const under = (path: ReadonlyArray<string | number>, prefix: ReadonlyArray<string | number>) =>
+  prefix.length <= path.length && prefix.every((p, i) => path[i] === p);
+
+/**
+ * Without the environment, a value still reading `${VAR}` may fail its
+ * schema (a URL pattern, a boolean) and a secret file may be absent: those
+ * are what `serve` will need, not errors in the file. Other problems stay.
+ */
+function demoteUnset(issues: ConfigIssue[], missing: readonly MissingVariable[]): void {
+  const kept = issues
+    .filter((i) => i.severity === 'warning' || !missing.some((m) => under(i.path, m.path)))
+    .map((i): ConfigIssue =>
+      i.severity !== 'warning' && i.path.at(-1) === 'secretFile' && i.message.startsWith('cannot read secret file')
+        ? { ...i, severity: 'warning', message: `${i.message} (relay serve will need it)` }
+        : i,
+    );
+  const seen = new Set(kept.map((i) => `${i.path.join('.')}|${i.message}`));
+  for (const m of missing) {
+    const issue: ConfigIssue = {
+      path: m.path,
+      severity: 'warning',
+      message: `environment variable ${m.name} is not set; relay serve will need it (or a default: \${${m.name}:-value})`,
+    };
+    const key = `${issue.path.join('.')}|${issue.message}`;
+    if (!seen.has(key)) kept.push(issue), seen.add(key);
+  }
+  issues.splice(0, issues.length, ...kept);
+}
 // With a structural error the config cannot be compiled, but an unknown
 // `use:` elsewhere is still worth reporting in the same pass.
 async function bestEffortActionIssues(raw: RawConfig, plugins: ReadonlyMap<string, AnyPlugin>, known: ConfigIssue[]): Promise<ConfigIssue[]> {

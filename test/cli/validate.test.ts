@@ -1,10 +1,12 @@
 // `relay validate` as users run it: the built CLI in a child process.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { minimal, writeConfig } from '../helpers/config.js';
+import { minimal, tempDir, writeConfig } from '../helpers/config.js';
 
 function relay(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const res = spawnSync(process.execPath, ['bin/relay.js', ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  // Secrets the shell running the tests may export are not the test's to rely on.
+  const { ARCHIVUS_WEBHOOK_SECRET: _, GITHUB_WEBHOOK_SECRET: __, ...base } = process.env;
+  const res = spawnSync(process.execPath, ['bin/relay.js', ...args], { env: { ...base, ...env }, encoding: 'utf8' });
   return { code: res.status, out: res.stdout + res.stderr };
 }
 
@@ -36,5 +38,59 @@ describe('relay validate', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/✓ failures-to-email/);
     expect(out).toMatch(/subject: Archivus: document doc_def456 failed/);
+  });
+
+  // Issue 14 item 1: commands that only parse the config or read the store need no secrets.
+  describe('with secrets unset', () => {
+    it('validate passes and names the variables relay serve will need', () => {
+      const { code, out } = relay(['validate']);
+      expect(out).toMatch(/warning: sources\.archivus\.verify\.secrets\[0\]: environment variable ARCHIVUS_WEBHOOK_SECRET is not set; relay serve will need it/);
+      expect(out).toMatch(/^relay serve will need: ARCHIVUS_WEBHOOK_SECRET$/m);
+      expect(out).toMatch(/^OK relay\.config\.yaml/m);
+      expect(code).toBe(0);
+    });
+
+    it('validate still reports real errors beside the unset variables', () => {
+      const file = writeConfig(minimal.replace('secret: s3cret', 'secret: "${NOT_SET_HERE}"').replace('- use: log', '- use: slak'));
+      const { code, out } = relay(['validate', '-c', file]);
+      expect(code).toBe(1);
+      expect(out).toMatch(/unknown action "slak"/);
+      expect(out).toMatch(/warning: .*NOT_SET_HERE is not set/);
+      expect(out).toMatch(/^1 error\(s\)/m);
+    });
+
+    it('a value that fails its schema only because its variable is unset is not an error', () => {
+      const file = writeConfig(`${minimal}
+actions:
+  fwd:
+    use: forward
+    enabled: \${FWD_ON}
+    with: { url: "\${FWD_URL}" }
+`);
+      const { code, out } = relay(['validate', '-c', file]);
+      expect(out).toMatch(/relay serve will need: FWD_ON, FWD_URL/);
+      expect(code).toBe(0);
+    });
+
+    it('relay test runs the dry run', () => {
+      const { code, out } = relay(['test', 'config/examples/document.failed.json']);
+      expect(out).toMatch(/✓ failures-to-email/);
+      expect(code).toBe(0);
+    });
+
+    it('relay events reads the store', () => {
+      const dir = tempDir();
+      const file = writeConfig(`storage: { driver: sqlite, path: ./relay.db }\n${minimal.replace('secret: s3cret', 'secret: "${NOT_SET_HERE}"')}`, dir);
+      const { code, out } = relay(['events', '-c', file]);
+      expect(out).toMatch(/No events match\./);
+      expect(code).toBe(0);
+    });
+
+    it('relay serve still refuses to start without them', () => {
+      const file = writeConfig(minimal.replace('secret: s3cret', 'secret: "${NOT_SET_HERE}"'));
+      const { code, out } = relay(['serve', '-c', file], { PORT: '0' });
+      expect(code).toBe(1);
+      expect(out).toMatch(/NOT_SET_HERE is not set/);
+    });
   });
 });
