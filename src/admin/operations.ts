@@ -13,7 +13,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-const STATUSES: readonly EventStatus[] = ['pending', 'delivered', 'failed', 'dead', 'unmatched'];
+const STATUSES: readonly EventStatus[] = ['pending', 'delivered', 'failed', 'dead', 'unmatched', 'off'];
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 50;
 // Events per Store.replay call, and per progress report: a lively bar and

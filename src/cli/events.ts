@@ -105,7 +105,9 @@ export function formatEvent(e: EventView, now = Date.now()): string {
   lines.push(indent(b.format === 'json' ? JSON.stringify(b.json, null, 2) : b.format === 'text' ? b.text : b.base64));
 
   lines.push('', 'Deliveries');
-  if (e.deliveries.length === 0) lines.push('  (none: no rule matched)');
+  if (e.deliveries.length === 0) {
+    lines.push(e.matched.length > 0 ? `  (none: ${e.matched.join(', ')} matched, but every action is off: enabled: false)` : '  (none: no rule matched)');
+  }
   for (const d of e.deliveries) {
     const queued = d.nextAt !== null && (d.status === 'pending' || d.status === 'failed');
     const next = !queued ? '' : Date.parse(d.nextAt!) <= now ? ', due now' : `, next ${relative(d.nextAt!, now)}`;

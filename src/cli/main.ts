@@ -76,7 +76,7 @@ const events = program
   .command('events')
   .description('recent events, newest first, and targets that keep failing')
   .option(...configOption)
-  .option('--status <status>', 'pending, delivered, failed, dead or unmatched')
+  .option('--status <status>', 'pending, delivered, failed, dead, unmatched, or off (matched, every action disabled)')
   .option('-s, --source <name>', 'only events from this source')
   .option('-t, --type <type>', 'only events of this type')
   .option('--since <time>', 'received at or after: ISO time, or an age like 15m, 2h, 7d')

@@ -149,6 +149,17 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   }
   const actions = await compileActions(raw, loaded.plugins, options.logger ?? quiet);
   issues.push(...actions.issues);
+  // `relay init` writes `enabled: ${FORWARD_ENABLED:-false}`: a rule can match and do nothing.
+  for (const [r, rule] of raw.rules.entries()) {
+    const list = actions.byRule.get(rule.name) ?? [];
+    if (list.length > 0 && list.every((a) => !a.enabled)) {
+      issues.push({
+        path: ['rules', r, 'actions'],
+        severity: 'warning',
+        message: `every action of rule "${rule.name}" is off (enabled: false): its events are stored with status "off" and nothing is sent`,
+      });
+    }
+  }
 
   if (lenient) demoteUnset(issues, missing);
   if (raw.storage.driver === 'postgres' && !raw.storage.url) {

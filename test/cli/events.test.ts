@@ -133,6 +133,39 @@ describe('relay events', () => {
   });
 });
 
+// Issue 14 item 2: a rule that matched with every action off is not "unmatched".
+describe('matched, but every action is off', () => {
+  beforeEach(async () => {
+    const store = await openStore({ driver: 'sqlite', path: db, sync: 'normal' });
+    try {
+      const body = Buffer.from('{}');
+      await store.ingest({ id: 'evt-off', source: 'hooks', type: 'doc.done', receivedAt: now, headers: {}, rawBody: body, matched: ['notify'] }, []);
+      await store.ingest({ id: 'evt-none', source: 'hooks', type: 'doc.other', receivedAt: now, headers: {}, rawBody: body, matched: [] }, []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('is its own status, in the list and as a filter', async () => {
+    const io = capture();
+    await eventsCommand({ config, status: 'off', json: true }, io);
+    const out = JSON.parse(io.printed.join('\n')) as { events: Array<{ id: string; status: string }> };
+    expect(out.events.map((e) => [e.id, e.status])).toEqual([['evt-off', 'off']]);
+    const unmatched = capture();
+    await eventsCommand({ config, status: 'unmatched', json: true }, unmatched);
+    expect((JSON.parse(unmatched.printed.join('\n')) as { events: Array<{ id: string }> }).events.map((e) => e.id)).toEqual(['evt-none']);
+  });
+
+  it('events show says the rule matched and its actions are off', async () => {
+    const io = capture();
+    await showCommand('evt-off', { config }, io);
+    const text = io.printed.join('\n');
+    expect(text).toMatch(/status\s+off/);
+    expect(text).toContain('(none: notify matched, but every action is off: enabled: false)');
+    expect(text).not.toContain('no rule matched');
+  });
+});
+
 describe('relay events show', () => {
   it('prints fields, masked headers (including the configured signature header), payload and attempts', async () => {
     const io = capture();

@@ -122,3 +122,18 @@ describe('reserved paths', () => {
     }
   });
 });
+
+// Issue 14 item 2: `serve` logs config.warnings at start, `validate` prints them.
+describe('a rule whose actions are all off', () => {
+  it('is a warning naming the rule', async () => {
+    const config = await loadYaml(`${minimal.replace('- use: log', '- use: log\n        enabled: false')}`);
+    expect(config.warnings.map(formatIssue)).toContainEqual(
+      expect.stringMatching(/rules\[0\]\.actions: every action of rule "all" is off \(enabled: false\): its events are stored with status "off"/),
+    );
+  });
+
+  it('is not one when one action is on', async () => {
+    const config = await loadYaml(minimal);
+    expect(config.warnings.map(formatIssue).join('\n')).not.toMatch(/is off/);
+  });
+});

@@ -163,7 +163,8 @@ export function when(t) {
 
 /** @param {string} status */
 export function badge(status) {
-  return h('span', { class: `badge ${status}` }, status);
+  // `off` alone would read as a fault; say what it means.
+  return h('span', { class: `badge ${status}`, ...(status === 'off' && { title: 'matched, but every action is off' }) }, status === 'off' ? 'actions off' : status);
 }
 
 /** Shows (or, with null, clears) a failure above the page's content. @param {unknown} err */
