@@ -14,6 +14,7 @@ import { sensitiveHeaderTest } from '../verify/headers.js';
 import type { AnyPlugin } from './plugins.js';
 import type { ActionConfig, RawConfig } from './types.js';
 import { validateWith } from './validate.js';
+import { didYouMean } from './suggest.js';
 import { toMs } from './units.js';
 
 type Path = (string | number)[];
@@ -61,7 +62,7 @@ export async function compileActions(
   for (const name of Object.keys(declared)) {
     if (plugins.has(name)) issues.push({ path: ['actions', name], message: `"${name}" is a plugin name; pick another name for this action` });
     const use = declared[name]!.use;
-    if (!plugins.has(use)) issues.push({ path: ['actions', name, 'use'], message: `unknown plugin "${use}" (known: ${[...plugins.keys()].join(', ')})` });
+    if (!plugins.has(use)) issues.push({ path: ['actions', name, 'use'], message: `unknown plugin "${use}"${didYouMean(use, plugins.keys())} (known: ${[...plugins.keys()].join(', ')})` });
   }
 
   // Built once per declared action and reused by every rule that uses it unchanged.
@@ -93,7 +94,7 @@ export async function compileActions(
       } else if (plugins.has(item.use)) {
         compiled = await build(at, item, rule.name, item.name ?? `#${a}`, plugins.get(item.use)!, config, issues, perConfig);
       } else if (!base) {
-        issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}" (known: ${known()})` });
+        issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}"${didYouMean(item.use, [...plugins.keys(), ...Object.keys(declared)])} (known: ${known()})` });
       }
       if (!compiled) continue;
       if (index.has(`${rule.name}\0${compiled.action}`)) {

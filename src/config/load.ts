@@ -9,10 +9,11 @@ import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, RelayError, type ConfigIssue } from '../errors.js';
 import type { JsonSchema, PluginLogger } from '../plugin.js';
 import { schemes } from '../verify/index.js';
-import { RuleSet } from '../match/rules.js';
-import { compileSource, type CompiledSource } from '../ingest/source.js';
+import type { RuleSet } from '../match/rules.js';
+import type { CompiledSource } from '../ingest/source.js';
 import type { LimiterFactory } from '../ingest/rate-limit.js';
-import { compileActions, type CompiledActions } from './actions.js';
+import type { CompiledActions } from './actions.js';
+import { bestEffortIssues, compileParts, demoteUnset, storageOf } from './compile.js';
 import { interpolateTree, type MissingVariable } from './env.js';
 import { placeIssues } from './locate.js';
 import { loadPlugins, type AnyPlugin } from './plugins.js';
@@ -73,8 +74,6 @@ export interface LoadOptions {
   secrets?: 'required' | 'optional';
 }
 
-const RESERVED = /^\/(healthz|readyz|metrics)\/?$|^\/(admin|ui)(\/|$)/;
-
 const quiet: PluginLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export async function loadConfig(path: string, options: LoadOptions = {}): Promise<LoadedConfig> {
@@ -115,51 +114,16 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   // action after `use` is resolved, where per-rule overrides are merged.
   issues.push(...validateWith(structural(schema), raw, [], createAjv()));
   if (lenient) demoteUnset(issues, missing);
-  if (issues.some((i) => i.severity !== 'warning')) fail([...issues, ...(await bestEffortActionIssues(raw, loaded.plugins, issues))]);
+  if (issues.some((i) => i.severity !== 'warning')) {
+    // Report the rest too (JSONPaths, plugin options, templates): one run, every error.
+    issues.push(...(await bestEffortIssues(raw, loaded.plugins, dir, issues)));
+    if (lenient) demoteUnset(issues, missing);
+    fail(lenient ? issues : issues.filter((i) => i.severity !== 'warning'));
+  }
 
-  const storage: StorageConfig =
-    raw.storage.driver === 'postgres'
-      ? { driver: 'postgres', url: raw.storage.url ?? '', ...(raw.storage.schema && { schema: raw.storage.schema }) }
-      : { driver: 'sqlite', path: resolve(dir, raw.storage.path), sync: raw.storage.sync };
+  const storage = storageOf(raw, dir);
   const limiterFactory = options.limiters?.(storage);
-  const sources = new Map<string, CompiledSource>();
-  for (const [name, cfg] of Object.entries(raw.sources)) {
-    const source = compileSource(name, cfg, schemes, dir, issues, limiterFactory);
-    if (!source) continue;
-    if (RESERVED.test(source.path)) {
-      issues.push({ path: ['sources', name, 'path'], message: `${source.path} is reserved for Relay's own endpoints (/healthz, /readyz, /metrics, /admin, /ui)` });
-    }
-    if (sources.has(source.path)) {
-      issues.push({ path: ['sources', name, 'path'], message: `path ${source.path} is already used by source "${sources.get(source.path)!.name}"` });
-    }
-    sources.set(source.path, source);
-  }
-  for (const [r, rule] of raw.rules.entries()) {
-    for (const s of [rule.source ?? []].flat()) {
-      if (!raw.sources[s]) issues.push({ path: ['rules', r, 'source'], message: `unknown source "${s}" (known: ${Object.keys(raw.sources).join(', ')})` });
-    }
-  }
-
-  let rules: RuleSet | undefined;
-  try {
-    rules = new RuleSet(raw.rules, ['rules']);
-  } catch (err) {
-    if (err instanceof ConfigError) issues.push(...err.issues);
-    else throw err;
-  }
-  const actions = await compileActions(raw, loaded.plugins, options.logger ?? quiet);
-  issues.push(...actions.issues);
-  // `relay init` writes `enabled: ${FORWARD_ENABLED:-false}`: a rule can match and do nothing.
-  for (const [r, rule] of raw.rules.entries()) {
-    const list = actions.byRule.get(rule.name) ?? [];
-    if (list.length > 0 && list.every((a) => !a.enabled)) {
-      issues.push({
-        path: ['rules', r, 'actions'],
-        severity: 'warning',
-        message: `every action of rule "${rule.name}" is off (enabled: false): its events are stored with status "off" and nothing is sent`,
-      });
-    }
-  }
+  const { sources, rules, actions } = await compileParts(raw, loaded.plugins, { dir, issues, limiters: limiterFactory, logger: options.logger ?? quiet });
 
   if (lenient) demoteUnset(issues, missing);
   if (raw.storage.driver === 'postgres' && !raw.storage.url) {
@@ -199,48 +163,6 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     schema,
     unset: missing,
   };
-}
-
-const under = (path: ReadonlyArray<string | number>, prefix: ReadonlyArray<string | number>) =>
-  prefix.length <= path.length && prefix.every((p, i) => path[i] === p);
-
-/**
- * Without the environment, a value still reading `${VAR}` may fail its
- * schema (a URL pattern, a boolean) and a secret file may be absent: those
- * are what `serve` will need, not errors in the file. Other problems stay.
- */
-function demoteUnset(issues: ConfigIssue[], missing: readonly MissingVariable[]): void {
-  const kept = issues
-    .filter((i) => i.severity === 'warning' || !missing.some((m) => under(i.path, m.path)))
-    .map((i): ConfigIssue =>
-      i.severity !== 'warning' && i.path.at(-1) === 'secretFile' && i.message.startsWith('cannot read secret file')
-        ? { ...i, severity: 'warning', message: `${i.message} (relay serve will need it)` }
-        : i,
-    );
-  const seen = new Set(kept.map((i) => `${i.path.join('.')}|${i.message}`));
-  for (const m of missing) {
-    const issue: ConfigIssue = {
-      path: m.path,
-      severity: 'warning',
-      message: `environment variable ${m.name} is not set; relay serve will need it (or a default: \${${m.name}:-value})`,
-    };
-    const key = `${issue.path.join('.')}|${issue.message}`;
-    if (!seen.has(key)) kept.push(issue), seen.add(key);
-  }
-  issues.splice(0, issues.length, ...kept);
-}
-// With a structural error the config cannot be compiled, but an unknown
-// `use:` elsewhere is still worth reporting in the same pass.
-async function bestEffortActionIssues(raw: RawConfig, plugins: ReadonlyMap<string, AnyPlugin>, known: ConfigIssue[]): Promise<ConfigIssue[]> {
-  if (!Array.isArray(raw.rules) || raw.rules.some((r) => !r || !Array.isArray(r.actions))) return [];
-  try {
-    const declared = raw.actions && typeof raw.actions === 'object' ? raw.actions : {};
-    const { issues } = await compileActions({ ...raw, actions: declared, delivery: { concurrency: 1, timeout: '1s', lease: '60s', retry: {} } }, plugins, quiet);
-    const seen = new Set(known.map((i) => i.path.join('.')));
-    return issues.filter((i) => i.message.startsWith('unknown action') && !seen.has(i.path.join('.')));
-  } catch {
-    return [];
-  }
 }
 
 // The full schema folds plugin option schemas into `with:`; the structural

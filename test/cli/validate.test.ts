@@ -1,6 +1,8 @@
 // `relay validate` as users run it: the built CLI in a child process.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { ConfigError, formatIssue } from '../../src/errors.js';
 import { minimal, tempDir, writeConfig } from '../helpers/config.js';
 
 function relay(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -92,5 +94,65 @@ actions:
       expect(code).toBe(1);
       expect(out).toMatch(/NOT_SET_HERE is not set/);
     });
+  });
+});
+
+// Issue 14 item 3: the typos that took three runs, in one.
+describe('every error in one run', () => {
+  const typos = `
+sources:
+  github:
+    path: webhooks/github
+    verify: { scheme: github, secret: s3cret }
+    evnt: { type: $.x }
+rules:
+  - name: one
+    on: "**"
+    when: { path: $.x, equal: 3 }
+    actions:
+      - use: forwrd
+        with: { url: http://x }
+      - use: log
+        with: { mesage: "hi", level: warning }
+  - name: two
+    on: push
+    when: { path: "$.[bad", equals: 1 }
+    actions:
+      - use: log
+        with: { message: "{{ payload.x | upcase }" }
+`;
+
+  async function errorsOf(yaml: string): Promise<string[]> {
+    const err = await loadConfig(writeConfig(yaml), { env: {} }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues.map(formatIssue);
+  }
+
+  it('reports schema, JSONPath, plugin name, plugin option and template errors together, one line each', async () => {
+    const lines = await errorsOf(typos);
+    const expected = [
+      /sources\.github\.evnt: unknown key "evnt"; did you mean "event"\?/,
+      /sources\.github\.path: must start with "\/"$/,
+      /rules\[0\]\.when\.equal: unknown key "equal"; did you mean "equals"\?/,
+      /rules\[0\]\.actions\[0\]\.use: unknown action "forwrd"; did you mean "forward"\?/,
+      /rules\[0\]\.actions\[1\]\.with\.mesage: unknown key "mesage"; did you mean "message"\?/,
+      /rules\[0\]\.actions\[1\]\.with\.level: "warning" is not one of: debug, info, warn, error; did you mean "warn"\?/,
+      /rules\[1\]\.when\.path: invalid JSONPath "\$\.\[bad": unexpected "\[" at character 3/,
+      /rules\[1\]\.actions\[0\]\.with\.message: invalid template/,
+    ];
+    for (const re of expected) expect(lines.filter((l) => re.test(l)), `${re} in\n${lines.join('\n')}`).toHaveLength(1);
+    expect(lines).toHaveLength(expected.length);
+    for (const l of lines) expect(l).not.toMatch(/oneOf|anyOf|\^|\\x|\n/);
+  });
+
+  it('an operator typo is one line, not a line per condition form', async () => {
+    const lines = await errorsOf(minimal.replace('on: "**"', 'on: "**"\n    when: { path: $.a, equal: 1 }'));
+    expect(lines).toEqual([expect.stringMatching(/rules\[0\]\.when\.equal: unknown key "equal"; did you mean "equals"\?/)]);
+  });
+
+  it('a duration in the wrong form says what form, not a regex', async () => {
+    const lines = await errorsOf(`${minimal}delivery: { timeout: 10 seconds }\n`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/delivery\.timeout: expected .*duration/);
   });
 });

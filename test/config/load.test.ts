@@ -26,7 +26,7 @@ describe('config loading', () => {
     const yaml = minimal.replace('- use: log', '- use: slak');
     const [issue, ...rest] = await issuesOf(yaml);
     expect(rest).toEqual([]);
-    expect(issue).toBe('relay.config.yaml:10:14 rules[0].actions[0].use: unknown action "slak" (known: log, forward, slack, email, rabbitmq, nats, redis-stream, mqtt)');
+    expect(issue).toBe('relay.config.yaml:10:14 rules[0].actions[0].use: unknown action "slak"; did you mean "slack"? (known: log, forward, slack, email, rabbitmq, nats, redis-stream, mqtt)');
   });
 
   it('reports several errors together', async () => {
