@@ -6,6 +6,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { RelayEvent } from './event.js';
 import { parsePayload } from './ingest/body.js';
 import type { CompiledSource } from './ingest/source.js';
+import { identityHeaders, typeHint } from './ingest/identity.js';
 
 export interface DryRunInput {
   /** Source name; optional when the config has one source. */
@@ -38,7 +39,11 @@ export function dryRun(config: LoadedConfig, input: DryRunInput): DryRunResult {
   if (!parsed.ok) throw new DryRunError(parsed.reason);
   const req = { headers, rawBody: input.body, now: Date.now() };
   const type = source.typeOf(req, parsed.payload);
-  if (!type) throw new DryRunError(`event type not found (looked in ${source.typeFrom})`);
+  if (!type) {
+    const header = identityHeaders(config, source).type;
+    // The dashboard's Try it and the API have no --type: name the header to send.
+    throw new DryRunError(header ? typeHint(source, header, false) : `event type not found (looked in ${source.typeFrom})`);
+  }
   const event: RelayEvent = {
     id: source.idOf(req, parsed.payload) ?? '',
     type,

@@ -38,7 +38,8 @@ program
   .option(...configOption)
   .option('--all [dir]', 'run every *.test.yaml under config/tests/ (or DIR); exit code 1 on a mismatch')
   .option('-s, --source <name>', 'source the event comes from (needed when there are several)')
-  .option('-H, --header <k:v>', 'request header, repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('-t, --type <type>', 'event type, for sources that read it from a header (GitHub pull_request.opened, Shopify orders/create)')
+  .option('-H, --header <k:v>', 'request header, repeatable; replaces one --type would set', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--json', 'print JSON')
   .action(async (files: string[], opts: TestCommandOptions) => testCommand(files, opts));
 
