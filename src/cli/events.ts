@@ -66,7 +66,7 @@ export function formatEventList(page: EventPage, targets: readonly TargetHealth[
   const lines: string[] = [];
   if (page.events.length === 0) lines.push('No events match.');
   else {
-    const rows = page.events.map((e) => [String(e.seq), truncate(e.id, 24), relative(e.receivedAt, now), e.source, e.type, e.status, String(e.deliveries)]);
+    const rows = page.events.map((e) => [String(e.seq), e.id, relative(e.receivedAt, now), e.source, e.type, e.status, String(e.deliveries)]);
     lines.push(table(['seq', 'id', 'received', 'source', 'type', 'status', 'deliveries'], rows));
     if (page.next !== null) lines.push(`… older events: add --before ${page.next}`);
   }

@@ -12,12 +12,15 @@ import { docs } from './docs.js';
 import { migrate } from './migrate.js';
 import { eventsCommand, showCommand, type EventsOptions } from './events.js';
 import { replayCommand, type ReplayOptions } from './replay.js';
+import { packageVersion } from './version.js';
 
 const program = new Command('relay')
   .description('Rules-driven webhook relay: verify, match, queue, deliver.')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError();
 
-const configOption = ['-c, --config <file>', 'configuration file', 'relay.config.yaml'] as const;
+// RELAY_CONFIG names the config once for every command (a container, a shell profile).
+const configOption = ['-c, --config <file>', 'configuration file (default: $RELAY_CONFIG, or relay.config.yaml)', process.env.RELAY_CONFIG || 'relay.config.yaml'] as const;
 
 program
   .command('serve')
@@ -90,7 +93,7 @@ events
   .command('show')
   .description('one event: payload, headers (secrets masked), matched rules, each delivery with all its attempts')
   .argument('<id>', 'event id or seq')
-  .option('-c, --config <file>', 'configuration file (default: the one given to `events`, or relay.config.yaml)')
+  .option('-c, --config <file>', 'configuration file (default: the one given to `events`, $RELAY_CONFIG, or relay.config.yaml)')
   .option('--json', 'print JSON')
   .action(async (id: string, opts: { config?: string; json?: boolean }) =>
     showCommand(id, { config: opts.config ?? events.opts<EventsOptions>().config, json: opts.json ?? events.opts<EventsOptions>().json }),

@@ -142,7 +142,8 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     loadedAt: Date.now(),
     raw,
     server: {
-      host: raw.server.host,
+      // HOST, like PORT, lets a platform pick the address without editing the file.
+      host: env.HOST !== undefined && env.HOST !== '' ? env.HOST : raw.server.host,
       port,
       bodyLimit: toBytes(raw.server.bodyLimit),
       trustProxy: raw.server.trustProxy,

@@ -80,12 +80,12 @@ afterEach(() => {
 });
 
 describe('relay events', () => {
-  it('prints an aligned table, newest first, with truncated ids and relative times', async () => {
+  it('prints an aligned table, newest first, with full ids and relative times', async () => {
     const io = capture();
     await eventsCommand({ config }, io);
     const lines = io.printed.join('\n').split('\n');
     expect(lines[0]).toMatch(/^SEQ\s+ID\s+RECEIVED\s+SOURCE\s+TYPE\s+STATUS\s+DELIVERIES$/);
-    expect(lines[1]).toMatch(/^7\s+evt-a-very-long-provide…\s+2m ago\s+hooks\s+doc\.done\s+pending\s+1$/);
+    expect(lines[1]).toMatch(/^7\s+evt-a-very-long-provider-identifier-0123456789\s+2m ago\s+hooks\s+doc\.done\s+pending\s+1$/);
     expect(lines[2]).toMatch(/^6\s+evt-down-5\s+55m ago\s+hooks\s+doc\.done\s+failed\s+1$/);
     expect(lines[7]).toMatch(/^1\s+evt-ok\s+3h ago\s+hooks\s+doc\.done\s+delivered\s+1$/);
     // Columns line up: STATUS starts at the same offset on every row.

@@ -1,5 +1,6 @@
 // `relay validate` as users run it: the built CLI in a child process.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError, formatIssue } from '../../src/errors.js';
@@ -154,5 +155,27 @@ rules:
     const lines = await errorsOf(`${minimal}delivery: { timeout: 10 seconds }\n`);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/delivery\.timeout: expected .*duration/);
+  });
+});
+
+// Issue 14 item 6: --version, RELAY_CONFIG, HOST.
+describe('environment and version', () => {
+  it('--version prints package.json\'s version', () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const { code, out } = relay(['--version']);
+    expect(out.trim()).toBe(version);
+    expect(code).toBe(0);
+  });
+
+  it('RELAY_CONFIG is the default config file', () => {
+    const file = writeConfig(minimal.replace('- use: log', '- use: slak'));
+    const { code, out } = relay(['validate'], { RELAY_CONFIG: file });
+    expect(out).toContain(`error(s) in ${file}`);
+    expect(code).toBe(1);
+  });
+
+  it('HOST overrides server.host, as PORT does the port', async () => {
+    const config = await loadConfig(writeConfig(minimal), { env: { HOST: '127.0.0.9' } });
+    expect(config.server.host).toBe('127.0.0.9');
   });
 });
