@@ -272,7 +272,7 @@ export async function replay(store: Store, request: ReplayRequest, onProgress?: 
   const ids = [...new Set((request.ids ?? []).map((id) => id.trim()).filter((id) => id !== ''))];
   const since = parseTime(request.since, 'since', now);
   if (ids.length === 0 && request.dead !== true && since === undefined) {
-    throw new UsageError('replay needs event ids, --dead or --since');
+    throw new UsageError('replay needs event ids, dead letters (dead) or a start time (since): say which deliveries');
   }
   if (request.rule !== undefined && request.rule.trim() === '') throw new UsageError('rule must not be empty');
   if (request.action !== undefined && request.action.trim() === '') throw new UsageError('action must not be empty');

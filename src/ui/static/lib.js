@@ -91,7 +91,7 @@ export async function api(path, options = {}) {
     throw new ApiError(401, 'the session has ended');
   }
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(res.status, data.error ?? `HTTP ${res.status}`);
+  if (!res.ok) throw new ApiError(res.status, data.detail ?? data.error ?? `HTTP ${res.status}`);
   return data;
 }
 
