@@ -140,7 +140,7 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
     ctx.body = await overview(store, deps.circuits(), deps.config());
   });
   router.get('/stats', async (ctx) => {
-    ctx.body = await stats(store, parseWindow(query(ctx, ['window']).window));
+    ctx.body = await stats(store, parseWindow(query(ctx, ['window']).window, deps.config().retentionMs));
   });
   router.get('/rules', async (ctx) => {
     ctx.body = await rules(store, deps.config());
