@@ -6,6 +6,7 @@ import { serve } from './serve.js';
 import { validate } from './validate.js';
 import { sendCommand, type SendOptions } from './send.js';
 import { initCommand, type InitOptions } from './init.js';
+import { initPluginCommand, type InitPluginOptions } from './init-plugin.js';
 import { schemaCommand } from './schema.js';
 import { testCommand, type TestCommandOptions } from './config-tests.js';
 import { docs } from './docs.js';
@@ -59,7 +60,7 @@ program
     await sendCommand(file, opts);
   });
 
-program
+const init = program
   .command('init')
   .description('write a commented starter relay.config.yaml; asks on a terminal for what the flags leave out')
   .option('--providers <list>', 'comma-separated: archivus, github, stripe, slack, shopify, standard-webhooks, hmac, bearer, basic (default archivus)')
@@ -68,6 +69,16 @@ program
   .option('--force', 'overwrite the file if it exists')
   .action(async (opts: InitOptions) => {
     await initCommand(opts);
+  });
+
+init
+  .command('plugin')
+  .description('write plugins/NAME/index.ts, an action plugin that works outside the clone (its import of relay-webhooks resolves to this Relay)')
+  .argument('<name>', 'the plugin name rules will write after use:')
+  .option('--dir <dir>', 'folder to write (default plugins/NAME)')
+  .option('--force', 'overwrite index.ts if it exists')
+  .action(async (name: string, opts: InitPluginOptions) => {
+    await initPluginCommand(name, opts);
   });
 
 program
