@@ -103,7 +103,7 @@ const events = program
 events
   .command('show')
   .description('one event: payload, headers (secrets masked), matched rules, each delivery with all its attempts')
-  .argument('<id>', 'event id or seq')
+  .argument('<id>', 'the event: its id (or a unique prefix), SOURCE/ID when two sources share an id, or #SEQ')
   .option('-c, --config <file>', 'configuration file (default: the one given to `events`, $RELAY_CONFIG, or relay.config.yaml)')
   .option('--json', 'print JSON')
   .action(async (id: string, opts: { config?: string; json?: boolean }) =>
@@ -113,7 +113,7 @@ events
 program
   .command('replay')
   .description('make deliveries due now with a fresh attempt budget; criteria combine (AND)')
-  .argument('[ids...]', 'event ids or seqs: every delivery of those events')
+  .argument('[ids...]', 'events as for events show (ID, SOURCE/ID, #SEQ): every delivery of those events')
   .option(...configOption)
   .option('--dead', 'only dead deliveries (every dead letter when no ids or --since)')
   .option('--since <time>', 'only events received at or after: ISO time, or an age like 15m, 2h, 7d')

@@ -124,6 +124,14 @@ export const migrations: readonly Migration[] = [
     // What each attempt sent and what it got back, as JSON: read per event, never queried.
     up: () => [`alter table attempts add column response text`, `alter table attempts add column request text`],
   },
+  {
+    version: 8,
+    name: 'event-id-index',
+    // `relay events show ID`, GET /admin/events/ID and replay by id look an
+    // event up by its provider id alone, or by a prefix of it: without this
+    // index each was a full scan ((source, event_id) serves only the pair).
+    up: () => [`create index events_event_id_seq on events (event_id, seq)`],
+  },
 ];
 
 export const LATEST_VERSION = Math.max(...migrations.map((m) => m.version));

@@ -166,6 +166,54 @@ describe('matched, but every action is off', () => {
   });
 });
 
+// Issue 12 item 3: events addressed by seq or (source, id), on an index.
+describe('addressing an event', () => {
+  beforeEach(async () => {
+    const store = await openStore({ driver: 'sqlite', path: db, sync: 'normal' });
+    try {
+      const body = Buffer.from('{}');
+      for (const source of ['alpha', 'beta']) {
+        await store.ingest({ id: 'same-id', source, type: `from.${source}`, receivedAt: now, headers: {}, rawBody: body, matched: [] }, []);
+      }
+      await store.ingest({ id: '1', source: 'alpha', type: 'numeric.id', receivedAt: now, headers: {}, rawBody: body, matched: [] }, []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  const shown = async (ref: string) => {
+    const io = capture();
+    await showCommand(ref, { config, json: true }, io);
+    return JSON.parse(io.printed.join('\n')) as { seq: number; id: string; source: string; type: string };
+  };
+
+  it('SOURCE/ID tells one id in two sources apart', async () => {
+    expect(await shown('alpha/same-id')).toMatchObject({ source: 'alpha', type: 'from.alpha' });
+    expect(await shown('beta/same-id')).toMatchObject({ source: 'beta', type: 'from.beta' });
+  });
+
+  it('#SEQ is the seq even when an event has that number as its id', async () => {
+    expect(await shown('1')).toMatchObject({ id: '1', type: 'numeric.id' });
+    expect(await shown('#1')).toMatchObject({ seq: 1, id: 'evt-ok' });
+  });
+
+  it('a unique prefix of an id finds the event; an ambiguous one does not', async () => {
+    expect(await shown('evt-a-very')).toMatchObject({ id: 'evt-a-very-long-provider-identifier-0123456789' });
+    await expect(showCommand('evt-down', { config }, capture())).rejects.toThrow(/no event/);
+  });
+
+  it('the provider id alone is looked up on an index', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const conn = new Database(db, { readonly: true });
+    try {
+      const plan = conn.prepare("explain query plan select seq from events where event_id = ? order by seq desc limit 1").all('x') as Array<{ detail: string }>;
+      expect(plan.map((p) => p.detail).join(' ')).toMatch(/USING (COVERING )?INDEX events_event_id_seq/);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
 describe('relay events show', () => {
   it('prints fields, masked headers (including the configured signature header), payload and attempts', async () => {
     const io = capture();
