@@ -8,6 +8,7 @@ import { parsePayload } from './ingest/body.js';
 import type { CompiledSource } from './ingest/source.js';
 import { identify } from './ingest/handle.js';
 import { DeliveryError } from './plugin.js';
+import { identityHeaders, typeHint } from './ingest/identity.js';
 
 export interface DryRunInput {
   /** Source name; optional when the config has one source. */
@@ -52,7 +53,11 @@ export async function dryRun(config: LoadedConfig, input: DryRunInput): Promise<
   const req = { headers, rawBody: input.body, now: Date.now() };
   // The same checks as ingest: what a dry run accepts, the server accepts.
   const identity = identify(source, req, parsed.payload);
-  if (!identity.ok) throw new DryRunError(identity.error);
+  if (!identity.ok) {
+    const header = identity.reason === 'type' && !source.typeOf(req, parsed.payload) ? identityHeaders(config, source).type : undefined;
+    // The dashboard's Try it and the API have no --type: name the header to send.
+    throw new DryRunError(header ? typeHint(source, header, false) : identity.error);
+  }
   const { type, id } = identity;
   const event: RelayEvent = {
     id,

@@ -24,3 +24,7 @@ export { SENSITIVE_HEADERS, SIGNATURE_HEADERS, isSensitiveHeader } from './verif
 export { standardWebhooksKey, standardWebhooksSignature } from './verify/standard-webhooks.js';
 export { TRANSFORM_SCHEMA } from './match/transform.js';
 export type { TransformConfig } from './match/transform.js';
+// The HTTP client ctx.dispatcher belongs to, so a plugin outside the clone
+// needs no undici of its own (a different copy's dispatcher would not fit).
+// Loaded at the first call: importing the plugin API must not load undici.
+export { fetch, request } from './http-client.js';

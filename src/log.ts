@@ -31,7 +31,7 @@ export interface LogOptions {
 
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.RELAY_LOG_LEVEL ?? 'info';
-  const pretty = options.pretty ?? (process.stdout.isTTY === true && !options.destination);
+  const pretty = options.pretty ?? logFormat(process.env.LOG_FORMAT) ?? (process.stdout.isTTY === true && !options.destination);
   const base = { level, redact: { paths: redactPaths, censor: '[redacted]' } };
   if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } });
   if (options.destination) return pino(base, options.destination);
@@ -49,6 +49,11 @@ function plain(logger: ChildCapable): ChildCapable {
   // pino's child options replace the parent's redaction; an empty list is none.
   if (!p) plainOf.set(logger, (p = logger.child({}, { redact: [] })));
   return p;
+}
+
+/** `LOG_FORMAT=json|pretty` forces the format whatever stdout is; anything else leaves the default. */
+function logFormat(value: string | undefined): boolean | undefined {
+  return value === 'json' ? false : value === 'pretty' ? true : undefined;
 }
 
 type Level = 'debug' | 'info' | 'warn' | 'error';

@@ -230,7 +230,17 @@ export interface DeliveryErrorOptions {
  * Thrown by a runner to say how it failed. Any other error thrown is treated
  * as retryable (it is usually the network), like Alertmanager's Retrier.
  */
+// A plugin may hold another copy of this module (tsx loads a TypeScript
+// plugin, and what it imports, in a namespace of its own): a registry-wide
+// symbol, not class identity, makes `instanceof DeliveryError` hold for it.
+const DELIVERY_ERROR = Symbol.for('relay-webhooks.DeliveryError');
+
 export class DeliveryError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DELIVERY_ERROR] === true;
+  }
+
+  readonly [DELIVERY_ERROR] = true;
   readonly code = 'RELAY_ERR_DELIVERY' as const;
   readonly retryable: boolean;
   readonly status: number | undefined;

@@ -152,6 +152,16 @@ describe('forward', () => {
     expect(err).toMatchObject({ retryable: true, status: 429, retryAfterMs: 7000 });
   });
 
+  // Issue 14 item 6: not `http://x: ECONNREFUSED: connect ECONNREFUSED x`.
+  it('says a refused connection once, in words', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const err = await caught(async () => (await loadAction(forward, { url: `http://127.0.0.1:${port}/hook` })).run(makeEvent()));
+    expect(err).toMatchObject({ retryable: true, message: `http://127.0.0.1:${port}: connection refused (ECONNREFUSED)` });
+  });
+
   it('maps 400 to a permanent failure that quotes the body', async () => {
     rx.respond({ status: 400, body: { error: 'bad field' } });
     const err = await caught(async () => (await loadAction(forward, { url: rx.url })).run(makeEvent()));

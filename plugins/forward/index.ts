@@ -182,11 +182,31 @@ function deadline(outer: AbortSignal, ms: number) {
   };
 }
 
+const NETWORK_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EPIPE: 'connection closed while sending',
+};
+
+/**
+ * Said once: the caller already names the origin, and Node's messages repeat
+ * the code and address (`ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9`).
+ * A known network code reads as words with the code; otherwise the message,
+ * with a cause only when it adds something.
+ */
 function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
-  const code = (err as { code?: unknown }).code;
-  return `${typeof code === 'string' ? `${code}: ` : ''}${err.message}${cause}`;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_WORDS[code]) return `${NETWORK_WORDS[code]} (${code})`;
+  }
+  const cause = err.cause instanceof Error && !err.message.includes(err.cause.message) ? ` (${err.cause.message})` : '';
+  return `${err.message}${cause}`;
 }
 
 export default forward;

@@ -4,6 +4,7 @@
 // never the store, so the CLI and the API cannot disagree. The dashboard
 // (src/ui/) calls the same API with its session cookie instead of the token.
 
+import { sendProblem } from './problem.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
@@ -165,7 +166,7 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
     ctx.body = await overview(store, await deps.circuits(), deps.config());
   });
   router.get('/stats', async (ctx) => {
-    ctx.body = await stats(store, parseWindow(query(ctx, ['window']).window));
+    ctx.body = await stats(store, parseWindow(query(ctx, ['window']).window, deps.config().retentionMs));
   });
   router.get('/rules', async (ctx) => {
     ctx.body = await rules(store, deps.config());
@@ -186,10 +187,7 @@ export function adminRouter(deps: Omit<AdminDeps, 'token'>): Router {
   return router;
 }
 
-function fail(ctx: Koa.Context, status: number, error: string): void {
-  ctx.status = status;
-  ctx.body = { error };
-}
+const fail = sendProblem;
 
 function answerError(ctx: Koa.Context, err: unknown, logger: AdminDeps['logger']): void {
   if (err instanceof UsageError) return fail(ctx, 400, err.message);

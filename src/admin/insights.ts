@@ -3,6 +3,7 @@
 // or of a stored one against the current config). Read from the Store, the
 // live config and the breakers; the admin API serves them.
 
+import { toMs } from '../config/units.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { CircuitInfo } from '../deliver/breaker.js';
 import { DryRunError, dryRun, type DryRunResult } from '../dry-run.js';
@@ -11,19 +12,33 @@ import type { Store } from '../queue/store.js';
 import { redactUrl } from '../deliver/exchange.js';
 import { UsageError, maskHeaders } from './operations.js';
 
-const HOUR = 3600_000;
-export const WINDOWS = {
-  '1h': { ms: HOUR, bucketMs: 60_000 },
-  '24h': { ms: 24 * HOUR, bucketMs: 15 * 60_000 },
-} as const;
-export type Window = keyof typeof WINDOWS;
+const MINUTE = 60_000;
+/** Chart bucket sizes; a window takes the smallest that keeps it to MAX_BUCKETS (1h: per minute, 24h: per 15 minutes). */
+const BUCKETS = [1, 5, 15, 60, 180, 360, 720, 1440].map((m) => m * MINUTE);
+const MAX_BUCKETS = 100;
+
+/** A stats window: any duration (`1h`, `24h`, `7d`, `90m`) up to the store's retention. */
+export interface Window {
+  name: string;
+  ms: number;
+  bucketMs: number;
+}
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export function parseWindow(value: string | undefined): Window {
-  if (value === undefined || value === '') return '1h';
-  if (value in WINDOWS) return value as Window;
-  throw new UsageError(`window "${value}" is not one of ${Object.keys(WINDOWS).join(', ')}`);
+export function parseWindow(value: string | undefined, retentionMs: number): Window {
+  const name = value === undefined || value === '' ? '1h' : value;
+  let ms: number;
+  try {
+    ms = toMs(name);
+  } catch {
+    throw new UsageError(`window "${name}" is not a duration: use one like 1h, 24h or 7d`);
+  }
+  if (ms < MINUTE) throw new UsageError(`window "${name}" is shorter than a minute`);
+  // Older events are pruned: a longer window would chart a cliff, not a quiet time.
+  if (ms > retentionMs) throw new UsageError(`window "${name}" is longer than the retention (storage.retention, ${Math.round(retentionMs / 3600_000)}h)`);
+  const bucketMs = BUCKETS.find((b) => ms / b <= MAX_BUCKETS) ?? BUCKETS.at(-1)!;
+  return { name, ms, bucketMs };
 }
 
 export interface Overview {
@@ -48,7 +63,8 @@ export async function overview(store: Store, circuits: readonly CircuitInfo[], c
 
 /** Counts aligned with `buckets` (oldest first), ready to chart. */
 export interface Stats {
-  window: Window;
+  /** As asked for: `1h`, `7d`. */
+  window: string;
   bucketMs: number;
   /** Each bucket's start, ISO. */
   buckets: string[];
@@ -59,8 +75,8 @@ export interface Stats {
 
 /** Buckets ending with the current (partial) one. */
 function grid(window: Window, now: number): { since: number; bucketMs: number; starts: number[] } {
-  const { ms, bucketMs } = WINDOWS[window];
-  const count = ms / bucketMs;
+  const { ms, bucketMs } = window;
+  const count = Math.ceil(ms / bucketMs);
   const since = Math.floor(now / bucketMs) * bucketMs - (count - 1) * bucketMs;
   return { since, bucketMs, starts: Array.from({ length: count }, (_, i) => since + i * bucketMs) };
 }
@@ -68,7 +84,7 @@ function grid(window: Window, now: number): { since: number; bucketMs: number; s
 export async function stats(store: Store, window: Window, now = Date.now()): Promise<Stats> {
   const { since, bucketMs, starts } = grid(window, now);
   // Retries of events received up to a window earlier still show (default retries span about an hour).
-  const activity = await store.activity({ since, bucketMs, eventsSince: since - WINDOWS[window].ms });
+  const activity = await store.activity({ since, bucketMs, eventsSince: since - window.ms });
   const slot = (bucket: number) => Math.round((bucket - since) / bucketMs);
   const zeros = () => starts.map(() => 0);
 
@@ -89,7 +105,7 @@ export async function stats(store: Store, window: Window, now = Date.now()): Pro
   }
   const byName = <T>(m: Map<string, T>) => [...m].sort(([a], [b]) => a.localeCompare(b));
   return {
-    window,
+    window: window.name,
     bucketMs,
     buckets: starts.map((s) => iso(s)!),
     events: byName(events).map(([source, counts]) => ({ source, counts })),
@@ -113,7 +129,7 @@ export interface RuleView {
 
 /** The loaded rules with how often each matched over the last day (from the stored events, so every instance's). */
 export async function rules(store: Store, config: LoadedConfig, now = Date.now()): Promise<{ since: string; rules: RuleView[] }> {
-  const bucketMs = HOUR;
+  const bucketMs = 60 * MINUTE;
   const since = Math.floor(now / bucketMs) * bucketMs - 23 * bucketMs;
   const activity = await store.activity({ since, bucketMs });
   const hourly = new Map<string, number[]>();

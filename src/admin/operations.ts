@@ -15,7 +15,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-const STATUSES: readonly EventStatus[] = ['pending', 'delivered', 'failed', 'dead', 'unmatched'];
+const STATUSES: readonly EventStatus[] = ['pending', 'delivered', 'failed', 'dead', 'unmatched', 'off'];
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 50;
 // Events per Store.replay call, and per progress report: a lively bar and
@@ -305,7 +305,7 @@ export async function replay(store: Store, request: ReplayRequest, onProgress?: 
   const ids = [...new Set((request.ids ?? []).map((id) => id.trim()).filter((id) => id !== ''))];
   const since = parseTime(request.since, 'since', now);
   if (ids.length === 0 && request.dead !== true && since === undefined) {
-    throw new UsageError('replay needs event ids, --dead or --since');
+    throw new UsageError('replay needs event ids, dead letters (dead) or a start time (since): say which deliveries');
   }
   if (request.rule !== undefined && request.rule.trim() === '') throw new UsageError('rule must not be empty');
   if (request.action !== undefined && request.action.trim() === '') throw new UsageError('action must not be empty');

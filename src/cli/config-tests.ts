@@ -100,7 +100,7 @@ function cachedLoader(): ConfigLoader {
   return (path, env) => {
     const key = `${path}\0${JSON.stringify(env)}`;
     let loaded = cache.get(key);
-    if (!loaded) cache.set(key, (loaded = loadConfig(path, { env })));
+    if (!loaded) cache.set(key, (loaded = loadConfig(path, { env, secrets: 'optional' })));
     return loaded;
   };
 }

@@ -34,7 +34,12 @@ export interface ShowOptions {
 
 /** Opens the configured store for one command and always closes it. */
 export async function withStore<T>(configFile: string, run: (store: Store, config: LoadedConfig) => Promise<T>): Promise<T> {
-  const config = await loadConfig(configFile);
+  // The store is all these commands need: sources' secrets may be unset here.
+  const config = await loadConfig(configFile, { secrets: 'optional' });
+  const storageVars = config.unset.filter((m) => m.path[0] === 'storage');
+  if (storageVars.length > 0) {
+    throw new Error(`storage.${storageVars[0]!.path.slice(1).join('.')} uses ${storageVars.map((m) => m.name).join(', ')}, which is not set`);
+  }
   const store = await openStore(config.storage);
   try {
     return await run(store, config);
@@ -64,7 +69,7 @@ export function formatEventList(page: EventPage, targets: readonly TargetHealth[
   const lines: string[] = [];
   if (page.events.length === 0) lines.push('No events match.');
   else {
-    const rows = page.events.map((e) => [String(e.seq), truncate(e.id, 24), relative(e.receivedAt, now), e.source, e.type, e.status, String(e.deliveries)]);
+    const rows = page.events.map((e) => [String(e.seq), e.id, relative(e.receivedAt, now), e.source, e.type, e.status, String(e.deliveries)]);
     lines.push(table(['seq', 'id', 'received', 'source', 'type', 'status', 'deliveries'], rows));
     if (page.next !== null) lines.push(`… older events: add --before ${page.next}`);
   }
@@ -103,7 +108,9 @@ export function formatEvent(e: EventView, now = Date.now()): string {
   lines.push(indent(b.format === 'json' ? JSON.stringify(b.json, null, 2) : b.format === 'text' ? b.text : b.base64));
 
   lines.push('', 'Deliveries');
-  if (e.deliveries.length === 0) lines.push('  (none: no rule matched)');
+  if (e.deliveries.length === 0) {
+    lines.push(e.matched.length > 0 ? `  (none: ${e.matched.join(', ')} matched, but every action is off: enabled: false)` : '  (none: no rule matched)');
+  }
   for (const d of e.deliveries) {
     const queued = d.nextAt !== null && (d.status === 'pending' || d.status === 'failed');
     const next = !queued ? '' : Date.parse(d.nextAt!) <= now ? ', due now' : `, next ${relative(d.nextAt!, now)}`;

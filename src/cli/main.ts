@@ -13,12 +13,16 @@ import type { TestCommandOptions } from './config-tests.js';
 import type { EventsOptions } from './events.js';
 import type { ReplayOptions } from './replay.js';
 import type { ListenOptions } from './listen.js';
+import type { InitPluginOptions } from './init-plugin.js';
+import { packageVersion } from './version.js';
 
 const program = new Command('relay')
   .description('Rules-driven webhook relay: verify, match, queue, deliver.')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError();
 
-const configOption = ['-c, --config <file>', 'configuration file', 'relay.config.yaml'] as const;
+// RELAY_CONFIG names the config once for every command (a container, a shell profile).
+const configOption = ['-c, --config <file>', 'configuration file (default: $RELAY_CONFIG, or relay.config.yaml)', process.env.RELAY_CONFIG || 'relay.config.yaml'] as const;
 
 program
   .command('serve')
@@ -39,7 +43,8 @@ program
   .option(...configOption)
   .option('--all [dir]', 'run every *.test.yaml under config/tests/ (or DIR); exit code 1 on a mismatch')
   .option('-s, --source <name>', 'source the event comes from (needed when there are several)')
-  .option('-H, --header <k:v>', 'request header, repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('-t, --type <type>', 'event type, for sources that read it from a header (GitHub pull_request.opened, Shopify orders/create)')
+  .option('-H, --header <k:v>', 'request header, repeatable; replaces one --type would set', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--json', 'print JSON')
   .action(async (files: string[], opts: TestCommandOptions) => (await import('./config-tests.js')).testCommand(files, opts));
 
@@ -56,7 +61,7 @@ program
     await (await import('./send.js')).sendCommand(file, opts);
   });
 
-program
+const init = program
   .command('init')
   .description('write a commented starter relay.config.yaml; asks on a terminal for what the flags leave out')
   .option('--providers <list>', 'comma-separated: archivus, github, stripe, slack, shopify, standard-webhooks, hmac, bearer, basic (default archivus)')
@@ -65,6 +70,16 @@ program
   .option('--force', 'overwrite the file if it exists')
   .action(async (opts: InitOptions) => {
     await (await import('./init.js')).initCommand(opts);
+  });
+
+init
+  .command('plugin')
+  .description('write plugins/NAME/index.ts, an action plugin that works outside the clone (its import of relay-webhooks resolves to this Relay)')
+  .argument('<name>', 'the plugin name rules will write after use:')
+  .option('--dir <dir>', 'folder to write (default plugins/NAME)')
+  .option('--force', 'overwrite index.ts if it exists')
+  .action(async (name: string, opts: InitPluginOptions) => {
+    await (await import('./init-plugin.js')).initPluginCommand(name, opts);
   });
 
 program
@@ -77,7 +92,7 @@ const events = program
   .command('events')
   .description('recent events, newest first, and targets that keep failing')
   .option(...configOption)
-  .option('--status <status>', 'pending, delivered, failed, dead or unmatched')
+  .option('--status <status>', 'pending, delivered, failed, dead, unmatched, or off (matched, every action disabled)')
   .option('-s, --source <name>', 'only events from this source')
   .option('-t, --type <type>', 'only events of this type')
   .option('--since <time>', 'received at or after: ISO time, or an age like 15m, 2h, 7d')
@@ -89,8 +104,8 @@ const events = program
 events
   .command('show')
   .description('one event: payload, headers (secrets masked), matched rules, each delivery with all its attempts')
-  .argument('<id>', 'event id or seq')
-  .option('-c, --config <file>', 'configuration file (default: the one given to `events`, or relay.config.yaml)')
+  .argument('<id>', 'the event: its id (or a unique prefix), SOURCE/ID when two sources share an id, or #SEQ')
+  .option('-c, --config <file>', 'configuration file (default: the one given to `events`, $RELAY_CONFIG, or relay.config.yaml)')
   .option('--json', 'print JSON')
   .action(async (id: string, opts: { config?: string; json?: boolean }) =>
     (await import('./events.js')).showCommand(id, { config: opts.config ?? events.opts<EventsOptions>().config, json: opts.json ?? events.opts<EventsOptions>().json }),
@@ -99,7 +114,7 @@ events
 program
   .command('replay')
   .description('make deliveries due now with a fresh attempt budget; criteria combine (AND)')
-  .argument('[ids...]', 'event ids or seqs: every delivery of those events')
+  .argument('[ids...]', 'events as for events show (ID, SOURCE/ID, #SEQ): every delivery of those events')
   .option(...configOption)
   .option('--dead', 'only dead deliveries (every dead letter when no ids or --since)')
   .option('--since <time>', 'only events received at or after: ISO time, or an age like 15m, 2h, 7d')

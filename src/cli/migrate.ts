@@ -3,7 +3,7 @@ import { openStore } from '../queue/index.js';
 
 /** `relay migrate`: brings the store's schema up to date without serving, for deploys that migrate first. */
 export async function migrate(file: string): Promise<void> {
-  const config = await loadConfig(file);
+  const config = await loadConfig(file, { secrets: 'optional' });
   const store = await openStore(config.storage, { migrate: false });
   try {
     const { version, applied } = await store.migrate();

@@ -18,6 +18,7 @@ export interface ReplayOptions {
 const LINE_EVERY_MS = 1000;
 
 export async function replayCommand(ids: readonly string[], opts: ReplayOptions, io: Io = processIo): Promise<void> {
+  if (ids.length === 0 && !opts.dead && opts.since === undefined) throw new Error('replay needs event ids, --dead or --since');
   const progress = reporter(io);
   let summary: ReplaySummary;
   try {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import type { IdSpec } from '../config/types.js';
+import { identityHeaders, typeHeaders } from '../ingest/identity.js';
 import type { CompiledSource } from '../ingest/source.js';
 import { processIo, type Io } from './format.js';
 import { pickSource } from '../dry-run.js';
@@ -29,19 +29,6 @@ export interface SendResult {
   id?: string;
   body: string;
 }
-
-interface HeaderIdentity {
-  type?: { header: string; value: (type: string) => string };
-  id?: string;
-}
-
-// The schemes whose type and id are headers set by the provider, which
-// `scheme.sign` (a signature, nothing more) does not produce.
-const schemeIdentity: Record<string, HeaderIdentity> = {
-  // GitHub's type is `X-GitHub-Event` + the payload's `.action`: pull_request.opened sends `pull_request`.
-  github: { type: { header: 'x-github-event', value: (t) => t.split('.')[0] ?? t }, id: 'x-github-delivery' },
-  shopify: { type: { header: 'x-shopify-topic', value: (t) => t }, id: 'x-shopify-webhook-id' },
-};
 
 export async function sendCommand(file: string, opts: SendOptions, io: Io = processIo, env: NodeJS.ProcessEnv = process.env): Promise<SendResult> {
   const config = await loadConfig(opts.config, { env });
@@ -74,34 +61,14 @@ export function signedHeaders(config: LoadedConfig, source: CompiledSource, body
   const given = parseHeaders(opts.header);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
 
-  const { type: typeHeader, id: idHeader } = identityHeaders(config, source);
-
-  if (typeHeader && given[typeHeader.header] === undefined) {
-    if (opts.type === undefined) {
-      throw new Error(`source "${source.name}" reads the event type from the ${typeHeader.header} header: pass --type TYPE or -H ${typeHeader.header}:VALUE`);
-    }
-    headers[typeHeader.header] = typeHeader.value(opts.type);
-  } else if (!typeHeader && opts.type !== undefined) {
-    io.err(`--type ignored: source "${source.name}" reads the event type from the body (${source.typeFrom})`);
-  }
+  const { id: idHeader } = identityHeaders(config, source);
+  Object.assign(headers, typeHeaders(config, source, opts.type, given, io));
   // A fresh id per send: a provider never reuses one, and Relay answers a repeat as a duplicate.
   if (idHeader) headers[idHeader] = randomUUID();
 
   if (!source.scheme.sign) throw new Error(`scheme ${source.scheme.name} cannot sign events`);
   for (const [k, v] of Object.entries(source.scheme.sign(body, source.options, Date.now()))) headers[k.toLowerCase()] = v;
   return { ...headers, ...given };
-}
-
-/** Which headers carry the type and id. An explicit `event:` setting wins over the scheme, as in compileSource. */
-function identityHeaders(config: LoadedConfig, source: CompiledSource): HeaderIdentity {
-  const event = config.raw.sources[source.name]?.event;
-  const fromScheme = schemeIdentity[source.scheme.name] ?? {};
-  const header = (spec: IdSpec) => (typeof spec === 'object' && 'header' in spec ? spec.header.toLowerCase() : undefined);
-  const typeName = event?.type === undefined ? undefined : header(event.type);
-  return {
-    type: event?.type === undefined ? fromScheme.type : typeName === undefined ? undefined : { header: typeName, value: (t) => t },
-    id: event?.id === undefined ? fromScheme.id : header(event.id),
-  };
 }
 
 /** Where `relay serve` listens with this config: its port (PORT included), on loopback when it listens on all addresses. */

@@ -1,20 +1,25 @@
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/load.js';
-import { dryRun, type DryRunResult } from '../dry-run.js';
+import { dryRun, pickSource, type DryRunResult } from '../dry-run.js';
+import { typeHeaders } from '../ingest/identity.js';
 import { parseHeaders } from './send.js';
 
 export interface TestEventOptions {
   config: string;
   source?: string;
   header: string[];
+  /** The event type, for sources that read it from a header (as `relay send --type`). */
+  type?: string;
   json?: boolean;
 }
 
 /** `relay test EVENT.json`: the dry run, printed. */
 export async function testEvent(file: string, opts: TestEventOptions): Promise<void> {
-  const config = await loadConfig(opts.config);
-  const headers = { 'content-type': 'application/json', ...parseHeaders(opts.header) };
-  const result = await dryRun(config, { source: opts.source, headers, body: await readFile(file) });
+  const config = await loadConfig(opts.config, { secrets: 'optional' });
+  const given = parseHeaders(opts.header);
+  const source = pickSource(config, opts.source);
+  const headers = { 'content-type': 'application/json', ...typeHeaders(config, source, opts.type, given, { err: console.error }), ...given };
+  const result = await dryRun(config, { source: source.name, headers, body: await readFile(file) });
   console.log(opts.json ? JSON.stringify(result, null, 2) : format(result));
 }
 

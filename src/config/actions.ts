@@ -17,6 +17,7 @@ import type { AnyPlugin } from './plugins.js';
 import type { ActionConfig, CircuitConfig, RawConfig } from './types.js';
 import { BREAKER_DEFAULTS, type CircuitSettings } from '../deliver/breaker.js';
 import { validateWith } from './validate.js';
+import { didYouMean } from './suggest.js';
 import { toMs } from './units.js';
 
 type Path = (string | number)[];
@@ -69,7 +70,7 @@ export async function compileActions(
   for (const name of Object.keys(declared)) {
     if (plugins.has(name)) issues.push({ path: ['actions', name], message: `"${name}" is a plugin name; pick another name for this action` });
     const use = declared[name]!.use;
-    if (!plugins.has(use)) issues.push({ path: ['actions', name, 'use'], message: `unknown plugin "${use}" (known: ${[...plugins.keys()].join(', ')})` });
+    if (!plugins.has(use)) issues.push({ path: ['actions', name, 'use'], message: `unknown plugin "${use}"${didYouMean(use, plugins.keys())} (known: ${[...plugins.keys()].join(', ')})` });
   }
 
   // Built once per declared action and reused by every rule that uses it unchanged.
@@ -101,7 +102,7 @@ export async function compileActions(
       } else if (plugins.has(item.use)) {
         compiled = await build(at, item, rule.name, item.name ?? inlineName(item), plugins.get(item.use)!, config, issues, perConfig);
       } else if (!base) {
-        issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}" (known: ${known()})` });
+        issues.push({ path: [...at, 'use'], message: `unknown action "${item.use}"${didYouMean(item.use, [...plugins.keys(), ...Object.keys(declared)])} (known: ${known()})` });
       }
       if (!compiled) continue;
       if (index.has(`${rule.name}\0${compiled.action}`)) {

@@ -23,16 +23,37 @@ export function interpolate(
   });
 }
 
-/** Returns a copy with every string interpolated, and an issue per unset variable without default. */
+/** A `${VAR}` without default that the environment does not set, and where. */
+export interface MissingVariable {
+  name: string;
+  path: ReadonlyArray<string | number>;
+}
+
+/**
+ * Returns a copy with every string interpolated, and an issue per unset
+ * variable without default. With `missing: 'keep'` (commands that only read
+ * the store or parse the config) an unset variable is not an issue: the
+ * `${VAR}` text stays as written and the variable is listed in `missing`.
+ */
 export function interpolateTree(
   value: unknown,
   env: NodeJS.ProcessEnv,
   path: (string | number)[] = [],
   issues: ConfigIssue[] = [],
-): { value: unknown; issues: ConfigIssue[] } {
+  opts: { missing?: 'error' | 'keep' } = {},
+): { value: unknown; issues: ConfigIssue[]; missing: MissingVariable[] } {
+  const missing: MissingVariable[] = [];
   const walk = (node: unknown, at: (string | number)[]): unknown => {
     if (typeof node === 'string') {
       if (!node.includes('${')) return node;
+      if (opts.missing === 'keep') {
+        const unset: string[] = [];
+        interpolate(node, env, (name) => unset.push(name));
+        if (unset.length) {
+          for (const name of unset) missing.push({ name, path: at });
+          return node;
+        }
+      }
       const text = interpolate(node, env, (name) =>
         issues.push({
           path: at,
@@ -50,7 +71,7 @@ export function interpolateTree(
     }
     return node;
   };
-  return { value: walk(value, path), issues };
+  return { value: walk(value, path), issues, missing };
 }
 
 function scalar(text: string): unknown {

@@ -9,11 +9,12 @@ import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError, RelayError, type ConfigIssue } from '../errors.js';
 import type { JsonSchema, PluginLogger } from '../plugin.js';
 import { schemes } from '../verify/index.js';
-import { RuleSet } from '../match/rules.js';
-import { compileSource, type CompiledSource } from '../ingest/source.js';
+import type { RuleSet } from '../match/rules.js';
+import type { CompiledSource } from '../ingest/source.js';
 import type { LimiterFactory } from '../ingest/rate-limit.js';
-import { compileActions, type CompiledActions } from './actions.js';
-import { interpolateTree } from './env.js';
+import type { CompiledActions } from './actions.js';
+import { bestEffortIssues, compileParts, demoteUnset, storageOf } from './compile.js';
+import { interpolateTree, type MissingVariable } from './env.js';
 import { placeIssues } from './locate.js';
 import { loadPlugins, type AnyPlugin } from './plugins.js';
 import { buildConfigSchema } from './schema.js';
@@ -52,6 +53,8 @@ export interface LoadedConfig {
   files: string[];
   warnings: ConfigIssue[];
   schema: JsonSchema;
+  /** Variables left as `${VAR}` because they are unset (only with `secrets: 'optional'`). */
+  unset: MissingVariable[];
 }
 
 export interface LoadOptions {
@@ -63,9 +66,15 @@ export interface LoadOptions {
    * returns undefined: in this process's memory.
    */
   limiters?: (storage: StorageConfig) => LimiterFactory | undefined;
+  /**
+   * `optional`: for commands that only read the store or parse the config
+   * (events, replay, test, validate). An unset `${VAR}` is kept as written and
+   * reported as a warning, and a secret file that cannot be read is a
+   * warning, so `relay validate` in CI needs no fake secrets. `serve` and
+   * `send` keep the default, `required`.
+   */
+  secrets?: 'required' | 'optional';
 }
-
-const RESERVED = /^\/(healthz|readyz|metrics)\/?$|^\/(admin|ui)(\/|$)/;
 
 const quiet: PluginLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -97,7 +106,8 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     );
   }
 
-  const { value, issues } = interpolateTree(doc.toJS() ?? {}, env);
+  const lenient = options.secrets === 'optional';
+  const { value, issues, missing } = interpolateTree(doc.toJS() ?? {}, env, [], [], { missing: lenient ? 'keep' : 'error' });
   const raw = value as RawConfig;
   const loaded = await loadPlugins(Array.isArray(raw.plugins) ? raw.plugins : [], dir);
   issues.push(...loaded.issues);
@@ -105,62 +115,35 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   // The whole-document pass checks structure; plugin options are checked per
   // action after `use` is resolved, where per-rule overrides are merged.
   issues.push(...validateWith(structural(schema), raw, [], createAjv()));
-  if (issues.length) fail([...issues, ...(await bestEffortActionIssues(raw, loaded.plugins, issues))]);
+  if (lenient) demoteUnset(issues, missing);
+  if (issues.some((i) => i.severity !== 'warning')) {
+    // Report the rest too (JSONPaths, plugin options, templates): one run, every error.
+    issues.push(...(await bestEffortIssues(raw, loaded.plugins, dir, issues)));
+    if (lenient) demoteUnset(issues, missing);
+    fail(lenient ? issues : issues.filter((i) => i.severity !== 'warning'));
+  }
 
-  const s = raw.storage;
-  const storage: StorageConfig =
-    s.driver === 'postgres'
-      ? {
-          driver: 'postgres',
-          url: s.url ?? '',
-          ...(s.schema && { schema: s.schema }),
-          commitTimeoutMs: toMs(s.commitTimeout),
-          connectTimeoutMs: toMs(s.connectTimeout),
-          queryTimeoutMs: toMs(s.queryTimeout),
-          idleTimeoutMs: toMs(s.idleTimeout),
-          keepAliveMs: s.keepAlive === false ? false : toMs(s.keepAlive),
-        }
-      : { driver: 'sqlite', path: resolve(dir, s.path), sync: s.sync, commitTimeoutMs: toMs(s.commitTimeout) };
+  const storage = storageOf(raw, dir);
   const limiterFactory = options.limiters?.(storage);
-  const sources = new Map<string, CompiledSource>();
-  for (const [name, cfg] of Object.entries(raw.sources)) {
-    const source = compileSource(name, cfg, schemes, dir, issues, limiterFactory, raw.limits);
-    if (!source) continue;
-    if (RESERVED.test(source.path)) {
-      issues.push({ path: ['sources', name, 'path'], message: `${source.path} is reserved for Relay's own endpoints (/healthz, /readyz, /metrics, /admin, /ui)` });
-    }
-    if (sources.has(source.path)) {
-      issues.push({ path: ['sources', name, 'path'], message: `path ${source.path} is already used by source "${sources.get(source.path)!.name}"` });
-    }
-    sources.set(source.path, source);
-  }
-  for (const [r, rule] of raw.rules.entries()) {
-    for (const s of [rule.source ?? []].flat()) {
-      if (!raw.sources[s]) issues.push({ path: ['rules', r, 'source'], message: `unknown source "${s}" (known: ${Object.keys(raw.sources).join(', ')})` });
-    }
-  }
+  const { sources, rules, actions } = await compileParts(raw, loaded.plugins, { dir, issues, limiters: limiterFactory, logger: options.logger ?? quiet });
 
-  let rules: RuleSet | undefined;
-  try {
-    rules = new RuleSet(raw.rules, ['rules']);
-  } catch (err) {
-    if (err instanceof ConfigError) issues.push(...err.issues);
-    else throw err;
-  }
-  const actions = await compileActions(raw, loaded.plugins, options.logger ?? quiet);
-  issues.push(...actions.issues);
-
+  if (lenient) demoteUnset(issues, missing);
   if (raw.storage.driver === 'postgres' && !raw.storage.url) {
     issues.push({ path: ['storage'], message: 'driver postgres needs `url` (postgres://user:password@host:5432/database)' });
   }
   const errors = issues.filter((i) => i.severity !== 'warning');
   const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : raw.server.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) errors.push({ path: ['server', 'port'], message: `PORT=${env.PORT} is not a port number` });
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    const bad: ConfigIssue = { path: ['server', 'port'], message: `PORT=${env.PORT} is not a port number` };
+    issues.push(bad);
+    errors.push(bad);
+  }
   if (errors.length || !rules) {
     // A refused config (a failed reload) must not leave the runners it built
     // open: plugin connections, pools and files would leak on every attempt.
     await actions.close();
-    fail(errors);
+    // validate (lenient) shows what serve will need beside the errors.
+    fail(lenient ? issues : errors);
   }
 
   return {
@@ -169,7 +152,8 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     loadedAt: Date.now(),
     raw,
     server: {
-      host: raw.server.host,
+      // HOST, like PORT, lets a platform pick the address without editing the file.
+      host: env.HOST !== undefined && env.HOST !== '' ? env.HOST : raw.server.host,
       port,
       bodyLimit: toBytes(raw.server.bodyLimit),
       trustProxy: raw.server.trustProxy,
@@ -189,23 +173,8 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     files: [file, ...loaded.files],
     warnings: issues.filter((i) => i.severity === 'warning').map((w) => placeIssues([w], path, doc, lines)[0]!),
     schema,
+    unset: missing,
   };
-}
-
-// With a structural error the config cannot be compiled, but an unknown
-// `use:` elsewhere is still worth reporting in the same pass.
-async function bestEffortActionIssues(raw: RawConfig, plugins: ReadonlyMap<string, AnyPlugin>, known: ConfigIssue[]): Promise<ConfigIssue[]> {
-  if (!Array.isArray(raw.rules) || raw.rules.some((r) => !r || !Array.isArray(r.actions))) return [];
-  try {
-    const declared = raw.actions && typeof raw.actions === 'object' ? raw.actions : {};
-    const compiled = await compileActions({ ...raw, actions: declared, delivery: { concurrency: 1, timeout: '1s', lease: '60s', retry: {} } }, plugins, quiet);
-    await compiled.close();
-    const { issues } = compiled;
-    const seen = new Set(known.map((i) => i.path.join('.')));
-    return issues.filter((i) => i.message.startsWith('unknown action') && !seen.has(i.path.join('.')));
-  } catch {
-    return [];
-  }
 }
 
 // The full schema folds plugin option schemas into `with:`; the structural

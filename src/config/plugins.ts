@@ -2,6 +2,7 @@
 // .js, relative to the config file) or npm package names. A broken plugin is
 // a config error at start-up, never a crash at the first event.
 
+import { linkPackageName } from './package-name.js';
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
@@ -25,6 +26,7 @@ export async function loadPlugins(specs: readonly string[], baseDir: string): Pr
   const issues: ConfigIssue[] = [];
   const files: string[] = [];
 
+  if (specs.length > 0) linkPackageName();
   for (const [i, spec] of specs.entries()) {
     const path = ['plugins', i];
     let file: string;
@@ -38,7 +40,11 @@ export async function loadPlugins(specs: readonly string[], baseDir: string): Pr
     try {
       mod = await importFile(file);
     } catch (err) {
-      issues.push({ path, message: `cannot load plugin "${spec}": ${firstLine(err)}` });
+      // A .ts/.js file compiled as CommonJS bypasses the ES resolve hook for relay-webhooks.
+      const hint = /relay-webhooks/.test(firstLine(err))
+        ? ' (a plugin outside the clone must be an ES module: name it .mts or .mjs, or put a package.json with "type": "module" beside it, as `relay init plugin NAME` does)'
+        : '';
+      issues.push({ path, message: `cannot load plugin "${spec}": ${firstLine(err)}${hint}` });
       continue;
     }
     const plugin = unwrap(mod);

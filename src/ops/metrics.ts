@@ -33,7 +33,7 @@ export type DeliveryAttempt = Pick<AttemptInfo, 'rule' | 'action' | 'plugin' | '
 
 export interface Metrics {
   readonly registry: Registry;
-  /** outcome: accepted, duplicate or rejected:<reason>. */
+  /** outcome: accepted, duplicate or rejected:<reason>; the metric has outcome and reason as two labels. */
   eventReceived(source: string, type: string, outcome: string): void;
   ruleMatched(rule: string): void;
   /** Fits Deliverer's onAttempt hook as is. */
@@ -65,8 +65,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   const received = new Counter({
     name: 'relay_events_received_total',
-    help: 'Webhook requests by source, event type and outcome (accepted, duplicate, rejected:<reason>).',
-    labelNames: ['source', 'type', 'outcome'] as const,
+    help: 'Webhook requests by source, event type, outcome (accepted, duplicate, rejected) and, for a rejection, its reason (signature, rate_limit, ...).',
+    labelNames: ['source', 'type', 'outcome', 'reason'] as const,
     registers,
   });
   const matches = new Counter({ name: 'relay_rule_matches_total', help: 'Accepted events each rule matched.', labelNames: ['rule'] as const, registers });
@@ -158,7 +158,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   return {
     registry,
     eventReceived(source, type, outcome) {
-      received.inc({ source, type: typeLabel(source, type), outcome });
+      // Two facts, two labels: sum by outcome without parsing, or by reason alone.
+      const [kind = outcome, reason = ''] = outcome.split(':', 2);
+      received.inc({ source, type: typeLabel(source, type), outcome: kind, reason });
     },
     ruleMatched(rule) {
       matches.inc({ rule });

@@ -132,7 +132,15 @@ export const migrations: readonly Migration[] = [
     // so a lapsed claimer's finish or release no longer matches the row.
     up: () => [`alter table deliveries add column lease_generation integer not null default 0`],
   },
-  // 7 and 8 are reserved for changes made alongside this one.
+  // 7 was reserved for a change that needed no migration.
+  {
+    version: 8,
+    name: 'event-id-index',
+    // `relay events show ID`, GET /admin/events/ID and replay by id look an
+    // event up by its provider id alone, or by a prefix of it: without this
+    // index each was a full scan ((source, event_id) serves only the pair).
+    up: () => [`create index events_event_id_seq on events (event_id, seq)`],
+  },
   {
     version: 9,
     name: 'fifo-queue-index',

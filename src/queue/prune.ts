@@ -34,8 +34,8 @@ export function* pruneSteps(ctx: StoreContext, before: number, dead: boolean, no
       .where('received_at', '<', before)
       .where((eb) =>
         dead
-          ? eb.or([eb('status', 'in', ['delivered', 'unmatched']), eb.and([eb('status', '=', 'dead'), queued])])
-          : eb('status', 'in', ['delivered', 'unmatched']),
+          ? eb.or([eb('status', 'in', ['delivered', 'unmatched', 'off']), eb.and([eb('status', '=', 'dead'), queued])])
+          : eb('status', 'in', ['delivered', 'unmatched', 'off']),
       )
       .orderBy('seq')
       .limit(CHUNK),

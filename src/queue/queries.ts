@@ -18,7 +18,8 @@ export function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   return out;
 }
 
-// Worst delivery status wins; no deliveries at all means unmatched.
+// Worst delivery status wins; no deliveries at all means unmatched, or off
+// when rules matched but all their actions were disabled.
 const rank = sql`case d.status when 'dead' then 3 when 'failed' then 2 when 'pending' then 1 else 0 end`;
 export const derivedStatus = sql<EventStatus>`coalesce((
   select case max(r) when 3 then 'dead' when 2 then 'failed' when 1 then 'pending' when 0 then 'delivered' end
@@ -27,7 +28,7 @@ export const derivedStatus = sql<EventStatus>`coalesce((
     union all
     select ${rank} as r from batch_members m join deliveries d on d.id = m.delivery_id where m.event_seq = events.seq
   ) ranks
-), 'unmatched')`;
+), case when events.matched = '[]' then 'unmatched' else 'off' end)`;
 
 export interface EventParams {
   source: string;

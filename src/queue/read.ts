@@ -75,12 +75,7 @@ export function* lastSeqSteps(ctx: StoreContext): Step<number> {
 
 export function* eventDetailSteps(ctx: StoreContext, idOrSeq: string): Step<EventDetail | null> {
   const db = ctx.db;
-  const events = db
-    .selectFrom('events')
-    .select(['seq', 'event_id', 'source', 'type', 'received_at', 'headers', 'body', 'matched', 'status']);
-  let row = yield* first(events.where('event_id', '=', idOrSeq).orderBy('seq', 'desc').limit(1));
-  const seq = /^\d+$/.test(idOrSeq) ? Number(idOrSeq) : NaN;
-  if (row === undefined && Number.isSafeInteger(seq)) row = yield* first(events.where('seq', '=', seq));
+  const row = yield* findEvent(eventRows(ctx), idOrSeq);
   if (row === undefined) return null;
 
   const columns = ['d.id', 'd.rule', 'd.action', 'd.target', 'd.status', 'd.next_at', 'd.last_error'] as const;
@@ -151,4 +146,36 @@ export function* deadCountSteps(ctx: StoreContext): Step<number> {
 export function* nextDueAtSteps(ctx: StoreContext): Step<number | null> {
   const query = ctx.db.selectFrom('deliveries').select((eb) => eb.fn.min('next_at').as('t'));
   return (yield* first(query))?.t ?? null;
+}
+
+const eventRows = (ctx: StoreContext) =>
+  ctx.db.selectFrom('events').select(['seq', 'event_id', 'source', 'type', 'received_at', 'headers', 'body', 'matched', 'status']);
+type EventRows = ReturnType<typeof eventRows>;
+type EventRow = Awaited<ReturnType<EventRows['executeTakeFirstOrThrow']>>;
+
+/**
+ * How an event is addressed (each form on an index):
+ * - `#N`: the event with seq N, whatever ids look like numbers;
+ * - `SOURCE/ID`: that source's event ID, so one id in two sources is not confused;
+ * - `ID`: the newest event with that provider id; then, for digits, seq N;
+ *   then the one event whose id starts with it (a prefix, as git takes one).
+ */
+function* findEvent(events: EventRows, ref: string): Step<EventRow | undefined> {
+  const seqRef = /^#(\d+)$/.exec(ref);
+  if (seqRef) return yield* first(events.where('seq', '=', Number(seqRef[1])));
+  const slash = ref.indexOf('/');
+  if (slash > 0) {
+    const pair = yield* first(events.where('source', '=', ref.slice(0, slash)).where('event_id', '=', ref.slice(slash + 1)).orderBy('seq', 'desc').limit(1));
+    if (pair !== undefined) return pair;
+  }
+  const exact = yield* first(events.where('event_id', '=', ref).orderBy('seq', 'desc').limit(1));
+  if (exact !== undefined) return exact;
+  if (/^\d+$/.test(ref) && Number.isSafeInteger(Number(ref))) {
+    const bySeq = yield* first(events.where('seq', '=', Number(ref)));
+    if (bySeq !== undefined) return bySeq;
+  }
+  if (ref.length < 4) return undefined;
+  // A range on the (event_id, seq) index; '\uffff' sorts after any character an id holds.
+  const prefixed = yield* all(events.where('event_id', '>=', ref).where('event_id', '<', `${ref}\uffff`).orderBy('event_id').limit(2));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
 }

@@ -86,7 +86,7 @@ export class SqlStore implements Store {
         headers: JSON.stringify(event.headers),
         body: event.rawBody,
         matched: JSON.stringify(event.matched),
-        status: deliveries.length > 0 ? 'pending' : 'unmatched',
+        status: deliveries.length > 0 ? 'pending' : event.matched.length > 0 ? 'off' : 'unmatched',
         trace: event.trace ?? null,
       },
       deliveries,

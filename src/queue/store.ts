@@ -7,7 +7,12 @@ import type { PostgresTimeouts } from './postgres.js';
 
 export type DeliveryStatus = 'pending' | 'failed' | 'delivered' | 'dead';
 /** An event's status is the worst of its deliveries': dead > failed > pending > delivered. */
-export type EventStatus = DeliveryStatus | 'unmatched';
+/**
+ * `unmatched`: no rule matched. `off`: rules matched, but every one of their
+ * actions is disabled (`enabled: false`), so nothing was queued: told apart
+ * because the fix is a different one (turn an action on, not edit a rule).
+ */
+export type EventStatus = DeliveryStatus | 'unmatched' | 'off';
 
 export interface NewEvent {
   id: string;

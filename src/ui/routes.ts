@@ -3,6 +3,7 @@
 // for a request that does not ask for HTML); static files hold no data and
 // are public. Without an admin token every /ui path is 404.
 
+import { sendProblem } from '../admin/problem.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
@@ -86,8 +87,7 @@ export function uiRoutes(deps: UiDeps): Koa.Middleware {
   return async (ctx, next) => {
     if (!UI_PATH.test(ctx.path)) return next();
     if (!sessions) {
-      ctx.status = 404;
-      ctx.body = { error: 'not found' };
+      sendProblem(ctx, 404, 'not found');
       return;
     }
     ctx.set('content-security-policy', CSP);
@@ -155,8 +155,7 @@ export function uiRoutes(deps: UiDeps): Koa.Middleware {
     // Every other path is a page, and asks for a session first, so unknown paths reveal nothing.
     if (!sessions.valid(ctx.get('cookie'))) {
       if (!ctx.accepts('html')) {
-        ctx.status = 401;
-        ctx.body = { error: 'log in at /ui/login' };
+        sendProblem(ctx, 401, 'log in at /ui/login');
         return;
       }
       ctx.status = 303;
@@ -178,6 +177,5 @@ function html(ctx: Koa.Context, status: number, body: string): void {
 
 function methodNotAllowed(ctx: Koa.Context, allow: string): void {
   ctx.set('allow', allow);
-  ctx.status = 405;
-  ctx.body = { error: `method not allowed; use ${allow}` };
+  sendProblem(ctx, 405, `method not allowed; use ${allow}`);
 }

@@ -161,7 +161,17 @@ describe('authentication', () => {
     const res = await call('/admin/events', { token: null });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe('Bearer realm="relay-admin"');
-    expect(res.body).toEqual({ error: 'a bearer token is required' });
+    expect(res.body).toEqual({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'a bearer token is required', error: 'a bearer token is required' });
+    // Issue 14 item 6: RFC 9457 problem details.
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
+  it('answers a usage error as a problem without CLI flag words', async () => {
+    const res = await call('/admin/replay', { json: {} });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 400, title: 'Bad Request', detail: expect.stringMatching(/^replay needs event ids/) });
+    expect(String(res.body.detail)).not.toMatch(/--/);
   });
 
   it.each([['wrong', 'x'.repeat(TOKEN.length)], ['prefix', TOKEN.slice(0, -1)], ['longer', `${TOKEN}x`], ['case', TOKEN.toUpperCase()]])(

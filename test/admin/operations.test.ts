@@ -290,7 +290,7 @@ describe('replay', () => {
   });
 
   it('refuses to replay everything by accident', async () => {
-    await expect(replay(store, {}, undefined, now)).rejects.toThrow(/replay needs event ids, --dead or --since/);
+    await expect(replay(store, {}, undefined, now)).rejects.toThrow(/replay needs event ids, dead letters \(dead\) or a start time \(since\)/);
     await expect(replay(store, { ids: ['  '], rule: 'notify' }, undefined, now)).rejects.toBeInstanceOf(UsageError);
     await expect(replay(store, { dead: true, rule: ' ' }, undefined, now)).rejects.toThrow(/rule must not be empty/);
     await expect(replay(store, { since: 'soon' }, undefined, now)).rejects.toThrow(/since "soon" is not a time/);

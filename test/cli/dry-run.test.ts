@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { dryRun, DryRunError } from '../../src/dry-run.js';
-import { format } from '../../src/cli/test-event.js';
+import { format, testEvent, type TestEventOptions } from '../../src/cli/test-event.js';
+import { loadYaml, tempDir, writeConfig } from '../helpers/config.js';
 
 const shipped = () => loadConfig('relay.config.yaml', { env: { ARCHIVUS_WEBHOOK_SECRET: 'x' } });
 const example = (name: string) => readFileSync(`config/examples/${name}.json`);
@@ -51,5 +53,51 @@ describe('dry run (relay test)', () => {
     await expect(dryRun(config, { body: Buffer.from('nope') })).rejects.toThrow(DryRunError);
     await expect(dryRun(config, { body: Buffer.from('{}') })).rejects.toThrow(/event type not found/);
     await expect(dryRun(config, { source: 'github', body: Buffer.from('{}') })).rejects.toThrow(/unknown source "github"/);
+  });
+});
+
+// Issue 14 item 5: `relay test` takes --type and -H like `relay send`.
+describe('relay test with a type in a header', () => {
+  const github = `
+sources:
+  github:
+    path: /webhooks/github
+    verify: { scheme: github, secret: s3cret }
+rules:
+  - name: prs
+    on: pull_request.opened
+    actions:
+      - use: log
+`;
+  async function run(opts: Partial<TestEventOptions>): Promise<string> {
+    const dir = tempDir();
+    const config = writeConfig(github, dir);
+    const file = join(dir, 'pr.json');
+    writeFileSync(file, JSON.stringify({ action: 'opened', number: 1 }));
+    const out: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((t: string) => void out.push(t));
+    try {
+      await testEvent(file, { config, header: [], ...opts });
+    } finally {
+      log.mockRestore();
+    }
+    return out.join('\n');
+  }
+
+  it('--type fills in the header the source reads', async () => {
+    expect(await run({ type: 'pull_request.opened' })).toMatch(/✓ prs/);
+  });
+
+  it('-H gives the header itself', async () => {
+    expect(await run({ header: ['X-GitHub-Event: pull_request'] })).toMatch(/✓ prs/);
+  });
+
+  it('without either, says what to pass', async () => {
+    await expect(run({})).rejects.toThrow('source "github" reads the event type from the x-github-event header: pass --type pull_request.opened or -H x-github-event:VALUE');
+  });
+
+  it('the dry run behind the API and Try it names the header to send', async () => {
+    const config = await loadYaml(github);
+    expect(() => dryRun(config, { source: 'github', body: Buffer.from('{"action":"opened"}') })).toThrow(/reads the event type from the x-github-event header: send the x-github-event header/);
   });
 });

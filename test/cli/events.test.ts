@@ -82,12 +82,12 @@ afterEach(() => {
 });
 
 describe('relay events', () => {
-  it('prints an aligned table, newest first, with truncated ids and relative times', async () => {
+  it('prints an aligned table, newest first, with full ids and relative times', async () => {
     const io = capture();
     await eventsCommand({ config }, io);
     const lines = io.printed.join('\n').split('\n');
     expect(lines[0]).toMatch(/^SEQ\s+ID\s+RECEIVED\s+SOURCE\s+TYPE\s+STATUS\s+DELIVERIES$/);
-    expect(lines[1]).toMatch(/^7\s+evt-a-very-long-provide…\s+2m ago\s+hooks\s+doc\.done\s+pending\s+1$/);
+    expect(lines[1]).toMatch(/^7\s+evt-a-very-long-provider-identifier-0123456789\s+2m ago\s+hooks\s+doc\.done\s+pending\s+1$/);
     expect(lines[2]).toMatch(/^6\s+evt-down-5\s+55m ago\s+hooks\s+doc\.done\s+failed\s+1$/);
     expect(lines[7]).toMatch(/^1\s+evt-ok\s+3h ago\s+hooks\s+doc\.done\s+delivered\s+1$/);
     // Columns line up: STATUS starts at the same offset on every row.
@@ -132,6 +132,87 @@ describe('relay events', () => {
 
   it('rejects a bad --status with the allowed values', async () => {
     await expect(eventsCommand({ config, status: 'lost' }, capture())).rejects.toThrow(/status "lost" is not one of pending, delivered, failed, dead, unmatched/);
+  });
+});
+
+// Issue 14 item 2: a rule that matched with every action off is not "unmatched".
+describe('matched, but every action is off', () => {
+  beforeEach(async () => {
+    const store = await openStore({ driver: 'sqlite', path: db, sync: 'normal' });
+    try {
+      const body = Buffer.from('{}');
+      await store.ingest({ id: 'evt-off', source: 'hooks', type: 'doc.done', receivedAt: now, headers: {}, rawBody: body, matched: ['notify'] }, []);
+      await store.ingest({ id: 'evt-none', source: 'hooks', type: 'doc.other', receivedAt: now, headers: {}, rawBody: body, matched: [] }, []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('is its own status, in the list and as a filter', async () => {
+    const io = capture();
+    await eventsCommand({ config, status: 'off', json: true }, io);
+    const out = JSON.parse(io.printed.join('\n')) as { events: Array<{ id: string; status: string }> };
+    expect(out.events.map((e) => [e.id, e.status])).toEqual([['evt-off', 'off']]);
+    const unmatched = capture();
+    await eventsCommand({ config, status: 'unmatched', json: true }, unmatched);
+    expect((JSON.parse(unmatched.printed.join('\n')) as { events: Array<{ id: string }> }).events.map((e) => e.id)).toEqual(['evt-none']);
+  });
+
+  it('events show says the rule matched and its actions are off', async () => {
+    const io = capture();
+    await showCommand('evt-off', { config }, io);
+    const text = io.printed.join('\n');
+    expect(text).toMatch(/status\s+off/);
+    expect(text).toContain('(none: notify matched, but every action is off: enabled: false)');
+    expect(text).not.toContain('no rule matched');
+  });
+});
+
+// Issue 12 item 3: events addressed by seq or (source, id), on an index.
+describe('addressing an event', () => {
+  beforeEach(async () => {
+    const store = await openStore({ driver: 'sqlite', path: db, sync: 'normal' });
+    try {
+      const body = Buffer.from('{}');
+      for (const source of ['alpha', 'beta']) {
+        await store.ingest({ id: 'same-id', source, type: `from.${source}`, receivedAt: now, headers: {}, rawBody: body, matched: [] }, []);
+      }
+      await store.ingest({ id: '1', source: 'alpha', type: 'numeric.id', receivedAt: now, headers: {}, rawBody: body, matched: [] }, []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  const shown = async (ref: string) => {
+    const io = capture();
+    await showCommand(ref, { config, json: true }, io);
+    return JSON.parse(io.printed.join('\n')) as { seq: number; id: string; source: string; type: string };
+  };
+
+  it('SOURCE/ID tells one id in two sources apart', async () => {
+    expect(await shown('alpha/same-id')).toMatchObject({ source: 'alpha', type: 'from.alpha' });
+    expect(await shown('beta/same-id')).toMatchObject({ source: 'beta', type: 'from.beta' });
+  });
+
+  it('#SEQ is the seq even when an event has that number as its id', async () => {
+    expect(await shown('1')).toMatchObject({ id: '1', type: 'numeric.id' });
+    expect(await shown('#1')).toMatchObject({ seq: 1, id: 'evt-ok' });
+  });
+
+  it('a unique prefix of an id finds the event; an ambiguous one does not', async () => {
+    expect(await shown('evt-a-very')).toMatchObject({ id: 'evt-a-very-long-provider-identifier-0123456789' });
+    await expect(showCommand('evt-down', { config }, capture())).rejects.toThrow(/no event/);
+  });
+
+  it('the provider id alone is looked up on an index', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const conn = new Database(db, { readonly: true });
+    try {
+      const plan = conn.prepare("explain query plan select seq from events where event_id = ? order by seq desc limit 1").all('x') as Array<{ detail: string }>;
+      expect(plan.map((p) => p.detail).join(' ')).toMatch(/USING (COVERING )?INDEX events_event_id_seq/);
+    } finally {
+      conn.close();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 // `relay init`: the starter config it writes must load, for any choice.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
@@ -111,5 +112,49 @@ describe('relay init', () => {
   it('names the known providers and actions on a typo', async () => {
     await expect(init({ providers: 'archivus,gitlab' })).rejects.toThrow(/unknown provider gitlab \(known: archivus, github/);
     await expect(init({ actions: 'sms' })).rejects.toThrow(/unknown action sms \(known: slack, email, forward, log\)/);
+  });
+});
+
+// Issue 14 item 4: a plugin written outside the clone, as docs/writing-plugins.md says.
+describe('relay init plugin NAME, outside the checkout', () => {
+  const bin = resolve('bin/relay.js');
+  const relayIn = (cwd: string, args: string[]) => {
+    const res = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, RELAY_CONFIG: '' } });
+    return { code: res.status, out: res.stdout + res.stderr };
+  };
+  const config = (plugin: string) => `plugins: [${plugin}]
+sources:
+  hooks:
+    path: /webhooks/hooks
+    verify: { scheme: hmac, header: X-Sig, secret: s3cret }
+    event: { type: $.type, id: $.id }
+rules:
+  - name: all
+    on: "**"
+    actions:
+      - use: teams
+        with: { url: "http://127.0.0.1:9/x", text: "{{ payload.type | upcase }}" }
+`;
+
+  it('scaffolds a plugin whose import of relay-webhooks resolves, and relay test runs it', () => {
+    const dir = tempDir('relay-plugin-');
+    expect(dir.startsWith(resolve('.'))).toBe(false);
+    expect(relayIn(dir, ['init', 'plugin', 'teams']).code).toBe(0);
+    expect(readFileSync(join(dir, 'plugins/teams/index.ts'), 'utf8')).toContain("from 'relay-webhooks'");
+    writeFileSync(join(dir, 'relay.config.yaml'), config('./plugins/teams/index.ts'));
+    writeFileSync(join(dir, 'e.json'), '{"type":"thing.done","id":"e1"}');
+    const { code, out } = relayIn(dir, ['test', 'e.json']);
+    expect(out).toMatch(/→ #0 \(teams\)\n\s+text: THING\.DONE/);
+    expect(code).toBe(0);
+  });
+
+  it('a CommonJS plugin file is told how to become an ES module', () => {
+    const dir = tempDir('relay-plugin-');
+    expect(relayIn(dir, ['init', 'plugin', 'teams', '--dir', 'p']).code).toBe(0);
+    writeFileSync(join(dir, 'teams.ts'), readFileSync(join(dir, 'p/index.ts')));
+    writeFileSync(join(dir, 'relay.config.yaml'), config('./teams.ts'));
+    const { code, out } = relayIn(dir, ['validate']);
+    expect(code).toBe(1);
+    expect(out).toMatch(/plugins\[0\]: cannot load plugin "\.\/teams\.ts".*must be an ES module.*relay init plugin NAME/);
   });
 });

@@ -26,7 +26,7 @@ describe('config loading', () => {
     const yaml = minimal.replace('- use: log', '- use: slak');
     const [issue, ...rest] = await issuesOf(yaml);
     expect(rest).toEqual([]);
-    expect(issue).toBe('relay.config.yaml:10:14 rules[0].actions[0].use: unknown action "slak" (known: log, forward, slack, email, rabbitmq, nats, redis-stream, mqtt)');
+    expect(issue).toBe('relay.config.yaml:10:14 rules[0].actions[0].use: unknown action "slak"; did you mean "slack"? (known: log, forward, slack, email, rabbitmq, nats, redis-stream, mqtt)');
   });
 
   it('reports several errors together', async () => {
@@ -120,5 +120,20 @@ describe('reserved paths', () => {
       const yaml = minimal.replace('path: /webhooks/archivus', `path: ${path}`);
       await expect(loadYaml(yaml)).rejects.toThrow(/is reserved for Relay's own endpoints/);
     }
+  });
+});
+
+// Issue 14 item 2: `serve` logs config.warnings at start, `validate` prints them.
+describe('a rule whose actions are all off', () => {
+  it('is a warning naming the rule', async () => {
+    const config = await loadYaml(`${minimal.replace('- use: log', '- use: log\n        enabled: false')}`);
+    expect(config.warnings.map(formatIssue)).toContainEqual(
+      expect.stringMatching(/rules\[0\]\.actions: every action of rule "all" is off \(enabled: false\): its events are stored with status "off"/),
+    );
+  });
+
+  it('is not one when one action is on', async () => {
+    const config = await loadYaml(minimal);
+    expect(config.warnings.map(formatIssue).join('\n')).not.toMatch(/is off/);
   });
 });

@@ -54,7 +54,7 @@ describe('counters', () => {
     const text = await m.registry.metrics();
     expect(value(text, 'relay_events_received_total', { source: 'archivus', type: 'document.processed', outcome: 'accepted' })).toBe(2);
     expect(value(text, 'relay_events_received_total', { source: 'archivus', type: 'document.processed', outcome: 'duplicate' })).toBe(1);
-    expect(value(text, 'relay_events_received_total', { source: 'github', outcome: 'rejected:signature' })).toBe(1);
+    expect(value(text, 'relay_events_received_total', { source: 'github', outcome: 'rejected', reason: 'signature' })).toBe(1);
   });
 
   it('counts rule matches and config reloads, with reload series present from the start', async () => {
@@ -234,7 +234,7 @@ describe('over HTTP, mounted in the ingest app', () => {
     let text = await res.text();
     expect(value(text, 'relay_events_received_total', { source: 'archivus', type: 'document.processed', outcome: 'accepted' })).toBe(1);
     expect(value(text, 'relay_events_received_total', { source: 'archivus', type: 'document.processed', outcome: 'duplicate' })).toBe(1);
-    expect(value(text, 'relay_events_received_total', { source: 'archivus', outcome: 'rejected:signature' })).toBe(1);
+    expect(value(text, 'relay_events_received_total', { source: 'archivus', outcome: 'rejected', reason: 'signature' })).toBe(1);
     expect(value(text, 'relay_queue_depth')).toBe(1);
     expect(value(text, 'relay_config_info', { hash: config.hash })).toBe(1);
 

@@ -30,7 +30,7 @@ describe('a running Relay', () => {
     expect((await postArchivus(`${relay.url}/webhooks/archivus`, body, 's3cret')).status).toBe(202);
     await vi.waitFor(async () => {
       const text = await (await fetch(`${relay!.url}/metrics`)).text();
-      expect(text).toContain('relay_events_received_total{source="archivus",type="document.processed",outcome="accepted"} 1');
+      expect(text).toContain('relay_events_received_total{source="archivus",type="document.processed",outcome="accepted",reason=""} 1');
       expect(text).toContain('relay_rule_matches_total{rule="all"} 1');
       expect(text).toMatch(/relay_delivery_attempts_total\{rule="all",action="log~[0-9a-f]{8}",plugin="log",outcome="delivered"\} 1/);
       expect(text).toContain(`relay_config_info{hash="${relay!.activeConfig.hash}"} 1`);

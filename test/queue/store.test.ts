@@ -185,7 +185,8 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     const store = await driver.open();
     const cases = { delivered: event(), pending: event(), failed: event(), dead: event(), unmatched: event() };
     for (const [name, e] of Object.entries(cases)) {
-      await store.ingest(e, name === 'unmatched' ? [] : [plain({ action: 'ok' }), plain({ action: name })]);
+      // No rule matched: `unmatched`; matched with every action off would be `off`.
+      await store.ingest(name === 'unmatched' ? { ...e, matched: [] } : e, name === 'unmatched' ? [] : [plain({ action: 'ok' }), plain({ action: name })]);
     }
     const claimed = await store.claim({ ...claimAll, now: T0 });
     for (const d of claimed) {
@@ -211,7 +212,7 @@ describe.each(await storeDrivers())('store on $name', (driver) => {
     for (let i = 0; i < 25; i++) {
       const e = event({ receivedAt: T0 + i * 1000, source: i % 2 === 0 ? 'github' : 'stripe', type: i % 5 === 0 ? 'ping' : 'push' });
       ids.push(e.id);
-      await store.ingest(e, i % 3 === 0 ? [] : [plain()]);
+      await store.ingest(i % 3 === 0 ? { ...e, matched: [] } : e, i % 3 === 0 ? [] : [plain()]);
     }
     const pages: string[][] = [];
     let before: number | undefined;

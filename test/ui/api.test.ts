@@ -93,7 +93,14 @@ describe('dashboard endpoints', () => {
     const day = await admin('/stats?window=24h');
     expect(day.body.buckets).toHaveLength(96);
     expect(day.body.bucketMs).toBe(15 * 60_000);
-    expect(await admin('/stats?window=7d')).toMatchObject({ status: 400, body: { error: 'window "7d" is not one of 1h, 24h' } });
+    // Issue 14 item 6: any duration up to the retention (7 days by default).
+    const week = await admin('/stats?window=7d');
+    expect(week.status).toBe(200);
+    expect(week.body).toMatchObject({ window: '7d', bucketMs: 3 * 3600_000 });
+    expect(week.body.buckets).toHaveLength(56);
+    expect(sum(week.body.events[0].counts)).toBe(3);
+    expect(await admin('/stats?window=8d')).toMatchObject({ status: 400, body: { detail: 'window "8d" is longer than the retention (storage.retention, 168h)' } });
+    expect(await admin('/stats?window=soon')).toMatchObject({ status: 400, body: { detail: 'window "soon" is not a duration: use one like 1h, 24h or 7d' } });
   });
 
   it('GET /admin/rules: the rules in order with sources, actions and matches over the last day', async () => {

@@ -146,7 +146,7 @@ describe('with an admin token', () => {
     const replay = { ids: ['nope'] };
     const refused = await call('/admin/replay', { cookie: session, json: replay });
     expect(refused.status).toBe(403);
-    expect(JSON.parse(refused.text)).toEqual({ error: 'a session request that changes something needs the X-Relay-UI: 1 header' });
+    expect(JSON.parse(refused.text)).toMatchObject({ status: 403, error: 'a session request that changes something needs the X-Relay-UI: 1 header' });
     expect((await call('/admin/reload', { cookie: session, method: 'POST' })).status).toBe(403);
     expect((await call('/admin/replay', { cookie: session, json: replay, headers: { 'x-relay-ui': '1' } })).status).toBe(200);
     // A wrong bearer token is not rescued by a valid cookie; the right one needs no CSRF header.

@@ -91,7 +91,7 @@ export async function api(path, options = {}) {
     throw new ApiError(401, 'the session has ended');
   }
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(res.status, data.error ?? `HTTP ${res.status}`);
+  if (!res.ok) throw new ApiError(res.status, data.detail ?? data.error ?? `HTTP ${res.status}`);
   return data;
 }
 
@@ -163,7 +163,8 @@ export function when(t) {
 
 /** @param {string} status */
 export function badge(status) {
-  return h('span', { class: `badge ${status}` }, status);
+  // `off` alone would read as a fault; say what it means.
+  return h('span', { class: `badge ${status}`, ...(status === 'off' && { title: 'matched, but every action is off' }) }, status === 'off' ? 'actions off' : status);
 }
 
 /** Shows (or, with null, clears) a failure above the page's content. @param {unknown} err */

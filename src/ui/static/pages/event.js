@@ -71,7 +71,7 @@ export default async function event() {
     ),
     h('div', { class: 'toolbar' }, replayAll, replayNote),
     h('section', { class: 'panel', id: 'rules' }, h('h2', null, 'Rules'), await rules(e)),
-    h('section', { class: 'panel' }, h('h2', null, 'Deliveries'), e.deliveries.length === 0 ? h('p', { class: 'muted' }, 'No rule matched, so nothing was queued.') : deliveries),
+    h('section', { class: 'panel' }, h('h2', null, 'Deliveries'), e.deliveries.length === 0 ? h('p', { class: 'muted' }, e.matched.length > 0 ? `Matched ${e.matched.join(', ')}, but every action of ${e.matched.length > 1 ? 'those rules' : 'that rule'} is off (enabled: false), so nothing was queued.` : 'No rule matched, so nothing was queued.') : deliveries),
     payload(e.body),
     headers(e.headers),
   );

@@ -6,7 +6,7 @@
 import { firstEventHint } from '../hints.js';
 import { api, badge, every, h, mount, scrollBox, when } from '../lib.js';
 
-const STATUSES = ['pending', 'delivered', 'failed', 'dead', 'unmatched'];
+const STATUSES = ['pending', 'delivered', 'failed', 'dead', 'unmatched', 'off'];
 const RANGES = [['', 'any time'], ['15m', 'last 15 minutes'], ['1h', 'last hour'], ['24h', 'last 24 hours'], ['7d', 'last 7 days'], ['custom', 'between…']];
 const FILTERS = ['source', 'type', 'status', 'since', 'until'];
 const AGE = /^\d+[smhdw]$/;
