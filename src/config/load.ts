@@ -132,19 +132,16 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     issues.push({ path: ['storage'], message: 'driver postgres needs `url` (postgres://user:password@host:5432/database)' });
   }
   const errors = issues.filter((i) => i.severity !== 'warning');
-  const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : raw.server.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    const bad: ConfigIssue = { path: ['server', 'port'], message: `PORT=${env.PORT} is not a port number` };
-    issues.push(bad);
-    errors.push(bad);
-  }
-  if (errors.length || !rules) {
-    // A refused config (a failed reload) must not leave the runners it built
-    // open: plugin connections, pools and files would leak on every attempt.
+  // A refused config (a failed reload) must not leave the runners it built
+  // open: plugin connections, pools and files would leak on every attempt.
+  const refuse = async (shown: ConfigIssue[]): Promise<never> => {
     await actions.close();
-    // validate (lenient) shows what serve will need beside the errors.
-    fail(lenient ? issues : errors);
-  }
+    return fail(shown);
+  };
+  // validate (lenient) shows what serve will need beside the errors.
+  if (errors.length || !rules) await refuse(lenient ? issues : errors);
+  const port = env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : raw.server.port;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) await refuse([{ path: ['server', 'port'], message: `PORT=${env.PORT} is not a port number` }]);
 
   return {
     file,

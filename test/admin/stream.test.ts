@@ -125,10 +125,10 @@ describe('the admin event stream', () => {
     expect(anon.status).toBe(401);
     const bad = await fetch(`${r.url}/admin/events/stream`, { headers: { authorization: `Bearer ${TOKEN}`, 'last-event-id': 'abc' } });
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ error: 'Last-Event-ID (or after) must be an event seq' });
+    expect(await bad.json()).toMatchObject({ status: 400, detail: 'Last-Event-ID (or after) must be an event seq' });
     const rule = await fetch(`${r.url}/admin/events/stream?rule=nope`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(rule.status).toBe(400);
-    expect(await rule.json()).toEqual({ error: 'no rule named "nope"' });
+    expect(await rule.json()).toMatchObject({ status: 400, detail: 'no rule named "nope"' });
   });
 
   it('Relay#stop ends open streams and returns', async () => {

@@ -98,6 +98,6 @@ rules:
 
   it('the dry run behind the API and Try it names the header to send', async () => {
     const config = await loadYaml(github);
-    expect(() => dryRun(config, { source: 'github', body: Buffer.from('{"action":"opened"}') })).toThrow(/reads the event type from the x-github-event header: send the x-github-event header/);
+    await expect(dryRun(config, { source: 'github', body: Buffer.from('{"action":"opened"}') })).rejects.toThrow(/reads the event type from the x-github-event header: send the x-github-event header/);
   });
 });

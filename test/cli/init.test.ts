@@ -144,7 +144,7 @@ rules:
     writeFileSync(join(dir, 'relay.config.yaml'), config('./plugins/teams/index.ts'));
     writeFileSync(join(dir, 'e.json'), '{"type":"thing.done","id":"e1"}');
     const { code, out } = relayIn(dir, ['test', 'e.json']);
-    expect(out).toMatch(/→ #0 \(teams\)\n\s+text: THING\.DONE/);
+    expect(out).toMatch(/→ teams~[0-9a-f]{8} \(teams\)\n\s+text: THING\.DONE/);
     expect(code).toBe(0);
   });
 

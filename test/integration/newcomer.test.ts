@@ -60,12 +60,14 @@ describe('a newcomer, from relay init to a replayed delivery', () => {
       body,
     });
     expect(res.status).toBe(202);
+    // The id Relay answers with (for GitHub, a hash of the signed body: the delivery header is not signed).
+    const { id } = (await res.json()) as { id: string };
 
     // 400 is not retried: both deliveries are dead letters.
     await receiver.waitForRequests(2);
     let last = '';
     const dead = await waitFor(() => {
-      const shown = cli(dir, ['events', 'show', `github/${delivery}`, '--json']);
+      const shown = cli(dir, ['events', 'show', `github/${id}`, '--json']);
       last = shown.out;
       const view = shown.code === 0 ? (JSON.parse(shown.out) as { status: string; deliveries: Array<{ status: string }> }) : undefined;
       return view?.deliveries.length === 2 && view.deliveries.every((d) => d.status === 'dead') ? view : undefined;
@@ -81,7 +83,7 @@ describe('a newcomer, from relay init to a replayed delivery', () => {
     expect(requests.map((r) => r.url).sort()).toEqual(['/events', '/events', '/shout', '/shout']);
     expect(JSON.parse(requests.find((r, i) => i >= 2 && r.url === '/shout')!.text)).toEqual({ text: 'PR 7' });
     await waitFor(() => {
-      const shown = cli(dir, ['events', 'show', `github/${delivery}`, '--json']);
+      const shown = cli(dir, ['events', 'show', `github/${id}`, '--json']);
       return shown.code === 0 && (JSON.parse(shown.out) as { status: string }).status === 'delivered' ? true : undefined;
     }, 'the event delivered after the replay');
   }, 180_000);
