@@ -146,8 +146,9 @@ rules:
     ]);
     const tookMs = Date.now() - started;
     expect(code).not.toBe('still running');
-    // The grace, plus what it takes a loaded machine to deliver the signal and reap the process.
-    expect(tookMs).toBeLessThan(GRACE_MS + 2000);
+    // The grace, plus what it takes a loaded machine to deliver the signal and reap the process;
+    // without the bounded shutdown it never exits (the race above says "still running").
+    expect(tookMs).toBeLessThan(GRACE_MS + 8000);
     expect(relay.output()).toMatch(/shutdown grace over/);
   });
 });
