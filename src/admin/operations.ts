@@ -7,7 +7,7 @@ import { configuredSignatureHeaders, isSensitiveHeader } from '../verify/headers
 import type { CircuitState } from '../deliver/breaker.js';
 import { storedCircuits } from '../deliver/shared-breaker.js';
 import type { Headers } from '../event.js';
-import type { AttemptRecord, DeliveryStatus, EventDetail, EventFilter, EventStatus, Store } from '../queue/store.js';
+import type { AttemptRecord, DeliveryDetail, DeliveryStatus, EventDetail, EventFilter, EventStatus, Store } from '../queue/store.js';
 import { nestsDeeperThan } from '../ingest/bounds.js';
 
 /** Bad input from the caller: the CLI prints it, the API answers 400. */
@@ -224,6 +224,19 @@ async function detailOf(store: Store, row: { seq: number; id: string }): Promise
   return null;
 }
 
+function deliveryView(d: DeliveryDetail): DeliveryView {
+  return {
+    id: d.id,
+    rule: d.rule,
+    action: d.action,
+    target: d.target,
+    status: d.status,
+    nextAt: d.nextAt === null ? null : iso(d.nextAt),
+    lastError: d.lastError,
+    attempts: d.attempts.map((a, i) => ({ ...a, n: i + 1, startedAt: iso(a.startedAt) })),
+  };
+}
+
 function toView(e: EventDetail, options: ShowOptions): EventView {
   return {
     seq: e.seq,
@@ -232,16 +245,7 @@ function toView(e: EventDetail, options: ShowOptions): EventView {
     type: e.type,
     receivedAt: iso(e.receivedAt),
     status: e.status,
-    deliveries: e.deliveries.map((d) => ({
-      id: d.id,
-      rule: d.rule,
-      action: d.action,
-      target: d.target,
-      status: d.status,
-      nextAt: d.nextAt === null ? null : iso(d.nextAt),
-      lastError: d.lastError,
-      attempts: d.attempts.map((a, i) => ({ ...a, n: i + 1, startedAt: iso(a.startedAt) })),
-    })),
+    deliveries: e.deliveries.map(deliveryView),
     matched: e.matched,
     headers: maskHeaders(e.headers, options.secretHeaders),
     body: bodyView(e.rawBody),
@@ -258,11 +262,11 @@ export interface DeadLetter {
 /** Dead deliveries of the events the query selects (its status is forced to dead). */
 export async function deadLetters(store: Store, query: Omit<EventQuery, 'status'> = {}, now = Date.now()): Promise<DeadLetter[]> {
   const page = await listEvents(store, { ...query, status: 'dead' }, now);
+  // The page's deliveries in one read, not a lookup per event (issue 12 item 3).
+  const deliveries = await store.eventDeliveries(page.events.map((e) => e.seq));
   const out: DeadLetter[] = [];
   for (const event of page.events) {
-    const detail = await detailOf(store, event);
-    const view = detail && toView(detail, {});
-    for (const delivery of view?.deliveries ?? []) if (delivery.status === 'dead') out.push({ event, delivery });
+    for (const d of deliveries.get(event.seq) ?? []) if (d.status === 'dead') out.push({ event, delivery: deliveryView(d) });
   }
   return out;
 }

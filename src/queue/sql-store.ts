@@ -18,7 +18,7 @@ import { ingestSteps, type IngestItem } from './ingest.js';
 import { queueHeadsSteps } from './fifo.js';
 import { claimPostgres, claimSqlite, finishSteps, recoverSteps, releaseSteps } from './lease.js';
 import { CHUNK, hotQueries, type FinishParams, type StoreContext } from './queries.js';
-import { backlogSteps, deadCountSteps, eventDetailSteps, eventsAfterSteps, lastSeqSteps, listEventsSteps, nextDueAtSteps } from './read.js';
+import { backlogSteps, deadCountSteps, deliveriesOfSteps, eventDetailSteps, eventsAfterSteps, lastSeqSteps, listEventsSteps, nextDueAtSteps } from './read.js';
 import { closeCircuitsSteps, replaySteps } from './replay.js';
 import { pruneSteps } from './prune.js';
 import type {
@@ -27,6 +27,7 @@ import type {
   AttemptRecord,
   ClaimedDelivery,
   ClaimOptions,
+  DeliveryDetail,
   DeliveryNext,
   EventDetail,
   EventFilter,
@@ -182,6 +183,10 @@ export class SqlStore implements Store {
 
   getEvent(idOrSeq: string): Promise<EventDetail | null> {
     return this.engine.read(() => eventDetailSteps(this.ctx, idOrSeq));
+  }
+
+  eventDeliveries(seqs: readonly number[]): Promise<Map<number, DeliveryDetail[]>> {
+    return this.engine.read(() => deliveriesOfSteps(this.ctx, seqs));
   }
 
   async replay(selector: ReplaySelector): Promise<number[]> {
