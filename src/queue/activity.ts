@@ -1,14 +1,15 @@
 // Store#activity: what flowed recently, counted in time buckets for the
-// dashboard's charts and the rules page. Each count is a range on one index
-// that holds every column it reads (migration 11): events on
-// events_received_cover (received_at, source, matched), attempts on
-// attempts_started (started_at, delivery_id, outcome) with their delivery's
-// rule and action by primary key. So the cost follows the window's traffic,
-// never the table's size, and no table row of events or attempts is read.
+// dashboard's charts and the rules page. On SQLite, sums of the per-minute
+// counts its triggers keep (rollup.ts): a day is ~1,440 rows per series, not
+// a day of events. On PostgreSQL each count is a range on an index holding
+// every column it reads (migration 11): events on events_received_cover
+// (received_at, source, matched), attempts on attempts_started (started_at,
+// delivery_id, outcome) with their delivery's rule and action by primary key.
 
 import { sql, type Kysely } from 'kysely';
 
-import { all, type Step } from './engine.js';
+import { all, type Dialect, type Step } from './engine.js';
+import { ACTIVITY_TABLE } from './rollup.js';
 import type { Database } from './schema.js';
 import type { Activity, ActivityQuery, AttemptRecord } from './store.js';
 
@@ -17,8 +18,9 @@ import type { Activity, ActivityQuery, AttemptRecord } from './store.js';
 // the bucket first keeps SQLite on the received_at range: grouped by source
 // first, it walks all of events_source_id to save a sort
 // (test/queue/activity.test.ts pins the plans).
-export function* activitySteps(db: Kysely<Database>, q: ActivityQuery): Step<Activity> {
+export function* activitySteps(db: Kysely<Database>, q: ActivityQuery, dialect: Dialect = 'postgres'): Step<Activity> {
   const width = Math.max(1, Math.floor(q.bucketMs));
+  if (dialect === 'sqlite') return yield* rollupSteps(db, q, width);
 
   const events = yield* all<{ source: string; b: number | string; n: number | string }>(
     sql<{ source: string; b: number; n: number }>`
@@ -45,6 +47,32 @@ export function* activitySteps(db: Kysely<Database>, q: ActivityQuery): Step<Act
       group by 4, 1, 2, 3`.compile(db),
   );
 
+  return shape(width, events, matched, attempts);
+}
+
+type Counted = { b: number | string; n: number | string };
+
+/** SQLite: sums of the per-minute counts the triggers keep (rollup.ts); `since` is taken to its minute. */
+function* rollupSteps(db: Kysely<Database>, q: ActivityQuery, width: number): Step<Activity> {
+  const sums = (kind: string) =>
+    sql<never>`
+      select k1, k2, k3, cast(minute / ${width} as bigint) as b, sum(n) as n
+      from ${sql.table(ACTIVITY_TABLE)} where kind = ${kind} and minute >= ${Math.floor(q.since / 60_000) * 60_000}
+      group by 4, 1, 2, 3`.compile(db);
+  type Row = Counted & { k1: string; k2: string; k3: string };
+  const events = (yield* all<Row>(sums('event'))).map((r) => ({ source: r.k1, b: r.b, n: r.n }));
+  // One row per rule already: the shape below splits JSON lists, so each is one.
+  const matched = (yield* all<Row>(sums('match'))).map((r) => ({ matched: JSON.stringify([r.k1]), b: r.b, n: r.n }));
+  const attempts = (yield* all<Row>(sums('attempt'))).map((r) => ({ rule: r.k1, action: r.k2, outcome: r.k3 as AttemptRecord['outcome'], b: r.b, n: r.n }));
+  return shape(width, events, matched, attempts);
+}
+
+function shape(
+  width: number,
+  events: Array<Counted & { source: string }>,
+  matched: Array<Counted & { matched: string }>,
+  attempts: Array<Counted & { rule: string; action: string; outcome: AttemptRecord['outcome'] }>,
+): Activity {
   const matches = new Map<string, { rule: string; bucket: number; count: number }>();
   for (const row of matched) {
     const bucket = Number(row.b) * width;

@@ -230,7 +230,7 @@ export class SqlStore implements Store {
   }
 
   activity(query: ActivityQuery): Promise<Activity> {
-    return this.engine.read(() => activitySteps(this.ctx.db, query));
+    return this.engine.read(() => activitySteps(this.ctx.db, query, this.ctx.dialect));
   }
 
   openCircuits(now: number): Promise<SharedCircuit[]> {
