@@ -84,13 +84,17 @@ describe.each(await storeDrivers())('Store#activity on $name', (driver) => {
     if (location.config.driver !== 'sqlite') throw new Error('expected SQLite');
     const db = new Database(location.config.path, { readonly: true });
     try {
-      const plans: string[] = [];
+      const plansOf = (dialect: 'sqlite' | 'postgres') => {
+        const plans: string[] = [];
+        driveSync(activitySteps(compiler('sqlite'), { since: BASE, bucketMs: MIN }, dialect), (q) => {
+          const rows = db.prepare(`explain query plan ${q.sql}`).all(...(q.parameters as unknown[])) as Array<{ detail: string }>;
+          plans.push(rows.map((r) => r.detail).join('\n'));
+          return { rows: [], changes: 0 };
+        });
+        return plans;
+      };
       // The PostgreSQL shape, planned by SQLite (PostgreSQL plans by statistics).
-      driveSync(activitySteps(compiler('sqlite'), { since: BASE, bucketMs: MIN }, 'postgres'), (q) => {
-        const rows = db.prepare(`explain query plan ${q.sql}`).all(...(q.parameters as unknown[])) as Array<{ detail: string }>;
-        plans.push(rows.map((r) => r.detail).join('\n'));
-        return { rows: [], changes: 0 };
-      });
+      const plans = plansOf('postgres');
       expect(plans).toHaveLength(3);
       // Events on their received_at range, attempts on their started_at one,
       // each on an index holding every column the count reads (migration 11):
@@ -104,12 +108,7 @@ describe.each(await storeDrivers())('Store#activity on $name', (driver) => {
         expect(plan).not.toMatch(/SCAN (events|deliveries|attempts|batch_members|a|d)\b(?! USING)/);
       }
       // SQLite's own: the per-minute counts (rollup.ts) on their primary key.
-      const sums: string[] = [];
-      driveSync(activitySteps(compiler('sqlite'), { since: BASE, bucketMs: MIN }, 'sqlite'), (q) => {
-        const rows = db.prepare(`explain query plan ${q.sql}`).all(...(q.parameters as unknown[])) as Array<{ detail: string }>;
-        sums.push(rows.map((r) => r.detail).join('\n'));
-        return { rows: [], changes: 0 };
-      });
+      const sums = plansOf('sqlite');
       expect(sums).toHaveLength(3);
       for (const plan of sums) expect(plan).toMatch(/SEARCH activity_minutes USING PRIMARY KEY \(kind=\? AND minute>\?\)/);
     } finally {
