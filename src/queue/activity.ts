@@ -54,16 +54,16 @@ type Counted = { b: number | string; n: number | string };
 
 /** SQLite: sums of the per-minute counts the triggers keep (rollup.ts); `since` is taken to its minute. */
 function* rollupSteps(db: Kysely<Database>, q: ActivityQuery, width: number): Step<Activity> {
-  const sums = (kind: string) =>
+  const minute = Math.floor(q.since / 60_000) * 60_000;
+  const sums = (kind: string, keys: 'k1' | 'k2' | 'k1, k2, k3') =>
     sql<never>`
-      select k1, k2, k3, cast(minute / ${width} as bigint) as b, sum(n) as n
-      from ${sql.table(ACTIVITY_TABLE)} where kind = ${kind} and minute >= ${Math.floor(q.since / 60_000) * 60_000}
-      group by 4, 1, 2, 3`.compile(db);
+      select ${sql.raw(keys)}, cast(minute / ${width} as bigint) as b, sum(n) as n
+      from ${sql.table(ACTIVITY_TABLE)} where kind = ${kind} and minute >= ${minute}
+      group by b, ${sql.raw(keys)}`.compile(db);
   type Row = Counted & { k1: string; k2: string; k3: string };
-  const events = (yield* all<Row>(sums('event'))).map((r) => ({ source: r.k1, b: r.b, n: r.n }));
-  // One row per rule already: the shape below splits JSON lists, so each is one.
-  const matched = (yield* all<Row>(sums('match'))).map((r) => ({ matched: JSON.stringify([r.k1]), b: r.b, n: r.n }));
-  const attempts = (yield* all<Row>(sums('attempt'))).map((r) => ({ rule: r.k1, action: r.k2, outcome: r.k3 as AttemptRecord['outcome'], b: r.b, n: r.n }));
+  const events = (yield* all<Row>(sums('event', 'k1'))).map((r) => ({ source: r.k1, b: r.b, n: r.n }));
+  const matched = (yield* all<Row>(sums('event', 'k2'))).map((r) => ({ matched: r.k2, b: r.b, n: r.n }));
+  const attempts = (yield* all<Row>(sums('attempt', 'k1, k2, k3'))).map((r) => ({ rule: r.k1, action: r.k2, outcome: r.k3 as AttemptRecord['outcome'], b: r.b, n: r.n }));
   return shape(width, events, matched, attempts);
 }
 

@@ -10,7 +10,11 @@
 export const ACTIVITY_TABLE = 'activity_minutes';
 const MINUTE = 60_000;
 
-/** kind: event (key = source), match (key = rule), attempt (key = rule, action, outcome). */
+/**
+ * kind `event`: k1 the source, k2 the matched rules' JSON list as stored
+ * (few distinct lists; split when read), so an event costs one upsert.
+ * kind `attempt`: k1 the rule, k2 the action, k3 the outcome.
+ */
 export function rollupStatements(): string[] {
   const upsert = `on conflict (kind, minute, k1, k2, k3) do update set n = n + excluded.n`;
   return [
@@ -24,10 +28,8 @@ export function rollupStatements(): string[] {
       primary key (kind, minute, k1, k2, k3)
     ) without rowid`,
     `create trigger ${ACTIVITY_TABLE}_events after insert on events begin
-      insert into ${ACTIVITY_TABLE} (minute, kind, k1, n)
-        values (new.received_at / ${MINUTE} * ${MINUTE}, 'event', new.source, 1) ${upsert};
-      insert into ${ACTIVITY_TABLE} (minute, kind, k1, n)
-        select new.received_at / ${MINUTE} * ${MINUTE}, 'match', j.value, 1 from json_each(new.matched) j where true ${upsert};
+      insert into ${ACTIVITY_TABLE} (minute, kind, k1, k2, n)
+        values (new.received_at / ${MINUTE} * ${MINUTE}, 'event', new.source, new.matched, 1) ${upsert};
     end`,
     `create trigger ${ACTIVITY_TABLE}_attempts after insert on attempts begin
       insert into ${ACTIVITY_TABLE} (minute, kind, k1, k2, k3, n)
@@ -35,10 +37,8 @@ export function rollupStatements(): string[] {
         from deliveries d where d.id = new.delivery_id ${upsert};
     end`,
     // What the store already holds, counted once.
-    `insert into ${ACTIVITY_TABLE} (minute, kind, k1, n)
-      select received_at / ${MINUTE} * ${MINUTE}, 'event', source, count(*) from events group by 1, 3`,
-    `insert into ${ACTIVITY_TABLE} (minute, kind, k1, n)
-      select received_at / ${MINUTE} * ${MINUTE}, 'match', j.value, count(*) from events, json_each(events.matched) j group by 1, 3`,
+    `insert into ${ACTIVITY_TABLE} (minute, kind, k1, k2, n)
+      select received_at / ${MINUTE} * ${MINUTE}, 'event', source, matched, count(*) from events group by 1, 3, 4`,
     `insert into ${ACTIVITY_TABLE} (minute, kind, k1, k2, k3, n)
       select a.started_at / ${MINUTE} * ${MINUTE}, 'attempt', d.rule, d.action, a.outcome, count(*)
       from attempts a join deliveries d on d.id = a.delivery_id group by 1, 3, 4, 5`,
