@@ -83,8 +83,8 @@ function grid(window: Window, now: number): { since: number; bucketMs: number; s
 
 export async function stats(store: Store, window: Window, now = Date.now()): Promise<Stats> {
   const { since, bucketMs, starts } = grid(window, now);
-  // Retries of events received up to a window earlier still show (default retries span about an hour).
-  const activity = await store.activity({ since, bucketMs, eventsSince: since - window.ms });
+  // Attempts count by when they started, so retries of older events show too.
+  const activity = await store.activity({ since, bucketMs });
   const slot = (bucket: number) => Math.round((bucket - since) / bucketMs);
   const zeros = () => starts.map(() => 0);
 

@@ -4,10 +4,8 @@
 
 import type { LoadedConfig } from '../config/load.js';
 import { configuredSignatureHeaders, isSensitiveHeader } from '../verify/headers.js';
-import type { CircuitState } from '../deliver/breaker.js';
-import { storedCircuits } from '../deliver/shared-breaker.js';
 import type { Headers } from '../event.js';
-import type { AttemptRecord, DeliveryStatus, EventDetail, EventFilter, EventStatus, Store } from '../queue/store.js';
+import type { AttemptRecord, DeliveryDetail, DeliveryStatus, EventDetail, EventFilter, EventStatus, Store } from '../queue/store.js';
 import { nestsDeeperThan } from '../ingest/bounds.js';
 
 /** Bad input from the caller: the CLI prints it, the API answers 400. */
@@ -224,6 +222,19 @@ async function detailOf(store: Store, row: { seq: number; id: string }): Promise
   return null;
 }
 
+function deliveryView(d: DeliveryDetail): DeliveryView {
+  return {
+    id: d.id,
+    rule: d.rule,
+    action: d.action,
+    target: d.target,
+    status: d.status,
+    nextAt: d.nextAt === null ? null : iso(d.nextAt),
+    lastError: d.lastError,
+    attempts: d.attempts.map((a, i) => ({ ...a, n: i + 1, startedAt: iso(a.startedAt) })),
+  };
+}
+
 function toView(e: EventDetail, options: ShowOptions): EventView {
   return {
     seq: e.seq,
@@ -232,16 +243,7 @@ function toView(e: EventDetail, options: ShowOptions): EventView {
     type: e.type,
     receivedAt: iso(e.receivedAt),
     status: e.status,
-    deliveries: e.deliveries.map((d) => ({
-      id: d.id,
-      rule: d.rule,
-      action: d.action,
-      target: d.target,
-      status: d.status,
-      nextAt: d.nextAt === null ? null : iso(d.nextAt),
-      lastError: d.lastError,
-      attempts: d.attempts.map((a, i) => ({ ...a, n: i + 1, startedAt: iso(a.startedAt) })),
-    })),
+    deliveries: e.deliveries.map(deliveryView),
     matched: e.matched,
     headers: maskHeaders(e.headers, options.secretHeaders),
     body: bodyView(e.rawBody),
@@ -258,11 +260,11 @@ export interface DeadLetter {
 /** Dead deliveries of the events the query selects (its status is forced to dead). */
 export async function deadLetters(store: Store, query: Omit<EventQuery, 'status'> = {}, now = Date.now()): Promise<DeadLetter[]> {
   const page = await listEvents(store, { ...query, status: 'dead' }, now);
+  // The page's deliveries in one read, not a lookup per event (issue 12 item 3).
+  const deliveries = await store.eventDeliveries(page.events.map((e) => e.seq));
   const out: DeadLetter[] = [];
   for (const event of page.events) {
-    const detail = await detailOf(store, event);
-    const view = detail && toView(detail, {});
-    for (const delivery of view?.deliveries ?? []) if (delivery.status === 'dead') out.push({ event, delivery });
+    for (const d of deliveries.get(event.seq) ?? []) if (d.status === 'dead') out.push({ event, delivery: deliveryView(d) });
   }
   return out;
 }
@@ -367,60 +369,4 @@ async function bySearch(store: Store, c: Criteria): Promise<string[]> {
   }
 }
 
-// --- targets -----------------------------------------------------------------
-
-export interface TargetHealth {
-  target: string;
-  /** Retryable failures in a row, newest first, among the scanned attempts. */
-  failures: number;
-  /** The target's circuit as the store has it (the serving instances write it there). */
-  circuit: CircuitState;
-  lastAttemptAt: string;
-  lastError: string | null;
-  /** Scanned deliveries still queued for this target. */
-  queued: number;
-}
-
-/** Mirrors the worker: 408, 429, 5xx and network errors are the destination's fault; other 4xx are not. */
-function unhealthy(a: AttemptRecord): boolean {
-  if (a.outcome === 'delivered') return false;
-  if (a.outcome === 'retry') return true;
-  const s = a.status;
-  return !(s !== undefined && s >= 400 && s < 500 && s !== 408 && s !== 429);
-}
-
-/**
- * Targets failing right now, judged from stored attempts, with their circuit
- * as the store has it (listed while it is not closed, even after a success). Scans the newest `scan` events plus the newest `scan`
- * still-retrying ones (an open circuit holds new deliveries back, so their
- * failures are in older events).
- */
-export async function targetHealth(store: Store, options: { scan?: number } = {}): Promise<TargetHealth[]> {
-  const scan = Math.min(options.scan ?? 100, MAX_LIMIT);
-  const circuits = new Map((await storedCircuits(store)).map((c) => [c.target, c]));
-  const [recent, failing] = await Promise.all([store.listEvents({ limit: scan }), store.listEvents({ status: 'failed', limit: scan })]);
-  const rows = new Map([...recent, ...failing].filter((e) => e.deliveries > 0).map((e) => [e.seq, e]));
-  const byTarget = new Map<string, { attempts: AttemptRecord[]; queued: Set<number> }>();
-  const seen = new Set<number>(); // a batched delivery shows in each of its events
-  for (const row of rows.values()) {
-    for (const d of (await detailOf(store, row))?.deliveries ?? []) {
-      if (seen.has(d.id)) continue;
-      seen.add(d.id);
-      const t = byTarget.get(d.target) ?? { attempts: [], queued: new Set<number>() };
-      byTarget.set(d.target, t);
-      if (d.status === 'pending' || d.status === 'failed') t.queued.add(d.id);
-      t.attempts.push(...d.attempts);
-    }
-  }
-  const out: TargetHealth[] = [];
-  for (const [target, t] of byTarget) {
-    const attempts = t.attempts.sort((a, b) => b.startedAt - a.startedAt);
-    let failures = 0;
-    while (failures < attempts.length && unhealthy(attempts[failures]!)) failures += 1;
-    const last = attempts[0];
-    const circuit = circuits.get(target)?.state ?? 'closed';
-    if ((failures === 0 && circuit === 'closed') || last === undefined) continue;
-    out.push({ target, failures, circuit, lastAttemptAt: iso(last.startedAt), lastError: last.error ?? (last.status !== undefined ? `HTTP ${last.status}` : null), queued: t.queued.size });
-  }
-  return out.sort((a, b) => b.failures - a.failures || a.target.localeCompare(b.target));
-}
+export { targetHealth, type TargetHealth } from './targets.js';

@@ -8,6 +8,7 @@
 import { all, exec, raw, type Dialect, type Step } from './engine.js';
 import type { MigrationResult } from './store.js';
 import { FIFO_INDEX } from './fifo.js';
+import { rollupStatements } from './rollup.js';
 
 /** Shared inbound rate-limit counters (PostgreSQL), read and written by rate-limiter-flexible. */
 export const RATE_LIMITS_TABLE = 'rate_limits';
@@ -152,6 +153,23 @@ export const migrations: readonly Migration[] = [
     // The W3C traceparent of the event's ingest span (only while tracing is
     // on), so each delivery attempt's span joins the event's trace.
     up: () => [`alter table events add column trace text`],
+  },
+  {
+    version: 11,
+    name: 'admin-read-indexes',
+    // GET /admin/stats on a large store (issue 12 item 3). Attempts were
+    // reached from the window's events through deliveries (no time index):
+    // a day of traffic meant a lookup chain per event, seconds on 500k events.
+    // attempts_started is a range on the start time that also holds what the
+    // count needs; events_received_cover replaces events_received with the
+    // columns the charts group by, so neither count reads a table row.
+    up: (dialect) => [
+      `create index attempts_started on attempts (started_at, delivery_id, outcome)`,
+      `create index events_received_cover on events (received_at, source, matched)`,
+      `drop index events_received`,
+      // SQLite's counts per minute (see rollup.ts): a day's stats without a day of rows.
+      ...(dialect === 'sqlite' ? rollupStatements() : []),
+    ],
   },
 ];
 

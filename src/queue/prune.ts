@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 
 import { all, exec, first, raw, type Step } from './engine.js';
 import { chunks, CHUNK, type StoreContext } from './queries.js';
+import { ACTIVITY_TABLE } from './rollup.js';
 
 /** One chunk; null when another instance is pruning. `now` also clears expired rate-limit counters. */
 export function* pruneSteps(ctx: StoreContext, before: number, dead: boolean, now: number | undefined): Step<number | null> {
@@ -22,6 +23,9 @@ export function* pruneSteps(ctx: StoreContext, before: number, dead: boolean, no
     // one row per client address would stay forever.
     if (now !== undefined) yield* exec(db.deleteFrom('rate_limits').where('expire', '<', now));
   }
+  // SQLite's per-minute counts (rollup.ts) outlive the events they counted,
+  // until they are older than any stats window can reach.
+  if (ctx.dialect === 'sqlite' && now !== undefined) yield* exec(raw(`delete from ${ACTIVITY_TABLE} where minute < ?`, [before]));
   // No delivery of the event still queued.
   const queued = sql<boolean>`not exists (select 1 from deliveries d
       where d.event_seq = events.seq and d.next_at is not null)

@@ -74,29 +74,45 @@ export function* lastSeqSteps(ctx: StoreContext): Step<number> {
 }
 
 export function* eventDetailSteps(ctx: StoreContext, idOrSeq: string): Step<EventDetail | null> {
-  const db = ctx.db;
   const row = yield* findEvent(eventRows(ctx), idOrSeq);
   if (row === undefined) return null;
 
+  const deliveries = (yield* deliveriesOfSteps(ctx, [row.seq])).get(row.seq) ?? [];
+  return { ...toStoredEvent(row), status: row.status, deliveries };
+}
+
+/**
+ * The deliveries (with their attempts) of these events, by seq: three
+ * queries on the deliveries_event, batch_members_event and attempts_delivery
+ * indexes however many events, so a page of dead letters is not a lookup per
+ * event. A batch delivery is listed under each of its member events.
+ */
+export function* deliveriesOfSteps(ctx: StoreContext, seqs: readonly number[]): Step<Map<number, DeliveryDetail[]>> {
+  const db = ctx.db;
+  const out = new Map<number, DeliveryDetail[]>();
   const columns = ['d.id', 'd.rule', 'd.action', 'd.target', 'd.status', 'd.next_at', 'd.last_error'] as const;
-  const deliveries = yield* all(
-    db
-      .selectFrom('deliveries as d')
-      .select(columns)
-      .where('d.event_seq', '=', row.seq)
-      .unionAll(
-        db
-          .selectFrom('batch_members as m')
-          .innerJoin('deliveries as d', 'd.id', 'm.delivery_id')
-          .select(columns)
-          .where('m.event_seq', '=', row.seq),
-      )
-      .orderBy('id'),
-  );
+  const rows: Array<{ seq: number; id: number; rule: string; action: string; target: string; status: DeliveryDetail['status']; next_at: number | null; last_error: string | null }> = [];
+  for (const chunk of chunks([...new Set(seqs)])) {
+    const part = yield* all(
+      db
+        .selectFrom('deliveries as d')
+        .select([...columns, sql<number>`d.event_seq`.as('seq')])
+        .where('d.event_seq', 'in', chunk)
+        .unionAll(
+          db
+            .selectFrom('batch_members as m')
+            .innerJoin('deliveries as d', 'd.id', 'm.delivery_id')
+            .select([...columns, sql<number>`m.event_seq`.as('seq')])
+            .where('m.event_seq', 'in', chunk),
+        )
+        .orderBy('id'),
+    );
+    rows.push(...part.map((r) => ({ ...r, seq: Number(r.seq) })));
+  }
   const attempts = new Map<number, AttemptRecord[]>();
-  for (const chunk of chunks(deliveries.map((d) => d.id))) {
-    const rows = yield* all(db.selectFrom('attempts').selectAll().where('delivery_id', 'in', chunk).orderBy('id'));
-    for (const a of rows) {
+  for (const chunk of chunks([...new Set(rows.map((d) => d.id))])) {
+    const found = yield* all(db.selectFrom('attempts').selectAll().where('delivery_id', 'in', chunk).orderBy('id'));
+    for (const a of found) {
       const list = attempts.get(a.delivery_id) ?? [];
       const record: AttemptRecord = { startedAt: a.started_at, durationMs: a.duration_ms, outcome: a.outcome };
       if (a.status !== null) record.status = a.status;
@@ -107,22 +123,14 @@ export function* eventDetailSteps(ctx: StoreContext, idOrSeq: string): Step<Even
       attempts.set(a.delivery_id, list);
     }
   }
-  return {
-    ...toStoredEvent(row),
-    status: row.status,
-    deliveries: deliveries.map(
-      (d): DeliveryDetail => ({
-        id: d.id,
-        rule: d.rule,
-        action: d.action,
-        target: d.target,
-        status: d.status,
-        attempts: attempts.get(d.id) ?? [],
-        nextAt: d.next_at,
-        lastError: d.last_error,
-      }),
-    ),
-  };
+  // Ordered by delivery id within each event, as the union's chunks are.
+  rows.sort((a, b) => a.id - b.id);
+  for (const d of rows) {
+    const list = out.get(d.seq) ?? [];
+    list.push({ id: d.id, rule: d.rule, action: d.action, target: d.target, status: d.status, attempts: attempts.get(d.id) ?? [], nextAt: d.next_at, lastError: d.last_error });
+    out.set(d.seq, list);
+  }
+  return out;
 }
 
 /** Deliveries not yet delivered or dead. */

@@ -18,7 +18,7 @@ import { ingestSteps, type IngestItem } from './ingest.js';
 import { queueHeadsSteps } from './fifo.js';
 import { claimPostgres, claimSqlite, finishSteps, recoverSteps, releaseSteps } from './lease.js';
 import { CHUNK, hotQueries, type FinishParams, type StoreContext } from './queries.js';
-import { backlogSteps, deadCountSteps, eventDetailSteps, eventsAfterSteps, lastSeqSteps, listEventsSteps, nextDueAtSteps } from './read.js';
+import { backlogSteps, deadCountSteps, deliveriesOfSteps, eventDetailSteps, eventsAfterSteps, lastSeqSteps, listEventsSteps, nextDueAtSteps } from './read.js';
 import { closeCircuitsSteps, replaySteps } from './replay.js';
 import { pruneSteps } from './prune.js';
 import type {
@@ -27,6 +27,7 @@ import type {
   AttemptRecord,
   ClaimedDelivery,
   ClaimOptions,
+  DeliveryDetail,
   DeliveryNext,
   EventDetail,
   EventFilter,
@@ -184,6 +185,10 @@ export class SqlStore implements Store {
     return this.engine.read(() => eventDetailSteps(this.ctx, idOrSeq));
   }
 
+  eventDeliveries(seqs: readonly number[]): Promise<Map<number, DeliveryDetail[]>> {
+    return this.engine.read(() => deliveriesOfSteps(this.ctx, seqs));
+  }
+
   async replay(selector: ReplaySelector): Promise<number[]> {
     const byEvent = (selector.ids !== undefined && selector.ids.length > 0) || selector.since !== undefined;
     if (!byEvent && selector.dead !== true) {
@@ -225,7 +230,7 @@ export class SqlStore implements Store {
   }
 
   activity(query: ActivityQuery): Promise<Activity> {
-    return this.engine.read(() => activitySteps(this.ctx.db, query));
+    return this.engine.read(() => activitySteps(this.ctx.db, query, this.ctx.dialect));
   }
 
   openCircuits(now: number): Promise<SharedCircuit[]> {

@@ -208,12 +208,6 @@ export interface ActivityQuery {
   since: number;
   /** Bucket width; buckets start at multiples of it. */
   bucketMs: number;
-  /**
-   * Attempts are found through their events (attempts have no time index):
-   * those of events received at or after this count. Earlier than `since`
-   * (usually) so that retries of older events are seen; default `since`.
-   */
-  eventsSince?: number;
 }
 
 export interface Activity {
@@ -309,6 +303,8 @@ export interface Store {
   lastSeq(): Promise<number>;
   /** By provider id or by seq. */
   getEvent(idOrSeq: string): Promise<EventDetail | null>;
+  /** The deliveries (with attempts) of these events by seq, in a few indexed queries: a page's details at once. */
+  eventDeliveries(seqs: readonly number[]): Promise<Map<number, DeliveryDetail[]>>;
   /** Makes the selected deliveries due now with a fresh attempt budget; returns their ids. */
   replay(selector: ReplaySelector): Promise<number[]>;
   /**

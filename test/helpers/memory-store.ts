@@ -211,6 +211,10 @@ export class MemoryStore implements Store {
     return null;
   }
 
+  async eventDeliveries(_seqs: readonly number[]): Promise<Map<number, DeliveryDetail[]>> {
+    return new Map();
+  }
+
   async replay(_selector: ReplaySelector): Promise<number[]> {
     return [];
   }
@@ -247,10 +251,7 @@ export class MemoryStore implements Store {
       return [...out.values()];
     };
     const recent = this.events.filter((e) => e.receivedAt >= q.since);
-    const eventsSince = q.eventsSince ?? q.since;
-    const attempts = [...this.deliveries.values()]
-      .filter((d) => d.events.some((e) => e.receivedAt >= eventsSince))
-      .flatMap((d) => d.attempts.filter((a) => a.startedAt >= q.since).map((a) => ({ rule: d.rule, action: d.action, outcome: a.outcome, bucket: at(a.startedAt) })));
+    const attempts = [...this.deliveries.values()].flatMap((d) => d.attempts.filter((a) => a.startedAt >= q.since).map((a) => ({ rule: d.rule, action: d.action, outcome: a.outcome, bucket: at(a.startedAt) })));
     return {
       events: tally(recent.map((e) => ({ source: e.source, bucket: at(e.receivedAt) })), JSON.stringify).map(({ key, count }) => ({ ...key, count })),
       attempts: tally(attempts, JSON.stringify).map(({ key, count }) => ({ ...key, count })),
