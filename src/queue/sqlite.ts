@@ -29,6 +29,10 @@ export function openSqlite(options: SqliteOptions): Engine {
     conn.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     // Checkpoints run in a worker thread (checkpointer.ts), not in a commit.
     if (!memory) conn.pragma('wal_autocheckpoint = 0');
+    // A burst can grow the WAL far past its usual size before a checkpoint
+    // catches up; when the writer next restarts it, it is cut back to 64 MB
+    // instead of keeping the burst's size on disk for good.
+    conn.pragma('journal_size_limit = 67108864');
     // SQLite's REGEXP operator calls this; type globs in event lists use it (read.ts).
     const patterns = new Map<string, RegExp>();
     conn.function('regexp', { deterministic: true }, (pattern, value) => {
