@@ -134,10 +134,12 @@ export class Relay {
       config: current,
       store,
       logger,
-      onQueued: () => {
+      onQueued: (queued, leased) => {
         relay!.backlog++;
-        deliverer.notify();
+        // Deliveries handed over leased are started already: waking the claim loop would only cost a claim.
+        if (queued > leased) deliverer.notify();
       },
+      reserve: (planned) => deliverer.reserve(planned),
       overloaded: () => (relay?.backlog ?? 0) >= current().server.maxBacklog,
       draining: () => relay?.draining ?? false,
       // Before the ingest catch-all: these paths are Relay's own. With a

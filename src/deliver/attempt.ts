@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto';
 import { parsePayload } from '../ingest/body.js';
 import type { RelayEvent } from '../event.js';
 import { DeliveryError, type ActionResult, type DeliveryInfo, type DeliveryRequest, type DeliveryResponse, type PluginLogger } from '../plugin.js';
-import type { AttemptRecord, DeliveryNext, StoredEvent } from '../queue/store.js';
+import type { AttemptRecord, ClaimedDelivery, DeliveryNext, Store, StoredEvent } from '../queue/store.js';
 import { nextAttemptAt } from './backoff.js';
 import { storedRequest, storedResponse } from './exchange.js';
-import type { ResolvedAction, RetryPolicy } from './types.js';
+import type { AttemptInfo, DeliveryLogger, ResolvedAction, RetryPolicy } from './types.js';
 
 /** What one run of an action came to, before it is recorded. */
 export interface AttemptOutcome {
@@ -141,4 +141,41 @@ function raceAbort<T>(run: () => Promise<T>, signal: AbortSignal): Promise<T> {
       .then(resolve, reject)
       .finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/**
+ * Records an attempt under its lease (fenced: if the lease lapsed and another
+ * claim took the delivery, the result is dropped), then reports it.
+ */
+export async function recordAttempt(
+  deps: { store: Store; logger: DeliveryLogger; onAttempt: ((info: AttemptInfo) => void) | undefined },
+  d: ClaimedDelivery,
+  record: AttemptRecord,
+  next: DeliveryNext,
+  meta: { plugin: string; attempt: number },
+): Promise<void> {
+  try {
+    if ((await deps.store.finish(d, record, next)) === 'stale') {
+      deps.logger.warn({ deliveryId: d.id, outcome: record.outcome }, 'stale result dropped: the lease passed to another claim');
+    }
+  } catch (err) {
+    // The lease runs out and the delivery is claimed again: at-least-once, never lost.
+    deps.logger.error({ err, deliveryId: d.id }, 'recording the attempt failed');
+  }
+  try {
+    deps.onAttempt?.({
+      deliveryId: d.id,
+      rule: d.rule,
+      action: d.action,
+      target: d.target,
+      plugin: meta.plugin,
+      attempt: meta.attempt,
+      outcome: record.outcome,
+      durationMs: record.durationMs,
+      status: record.status,
+      error: record.error,
+    });
+  } catch (err) {
+    deps.logger.error({ err }, 'onAttempt hook threw');
+  }
 }

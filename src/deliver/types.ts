@@ -4,8 +4,10 @@
 // dead with a clear error rather than being dropped or run by another action.
 
 import type { ActionResult, DeliveryInfo, PluginLogger } from '../plugin.js';
-import type { CircuitSettings } from './breaker.js';
+import type { Breaker, BreakerOptions, CircuitSettings } from './breaker.js';
 import type { RelayEvent } from '../event.js';
+import type { Store, StoredEvent } from '../queue/store.js';
+import type { Tracing } from '../ops/tracing.js';
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
@@ -69,4 +71,31 @@ export interface AttemptInfo {
   durationMs: number;
   status?: number;
   error?: string;
+}
+
+/** How a Deliverer (worker.ts) runs. */
+export interface DelivererOptions {
+  store: Store;
+  /** A getter: the catalog is swapped atomically on reload and read per delivery. */
+  catalog: () => ActionCatalog;
+  logger: DeliveryLogger;
+  /** Deliveries running at once in this process, all actions together. */
+  concurrency: number;
+  /** How long a claim stays ours. Action timeouts are clamped below it (see timeoutFor). */
+  leaseMs?: number;
+  workerId: string;
+  now?: () => number;
+  /** [0, 1), for the backoff jitter. */
+  random?: () => number;
+  /**
+   * The longest idle sleep: bounds how late this process notices work it was
+   * not notified of (other processes' ingests, expired leases).
+   */
+  pollMs?: number;
+  breaker?: Breaker | BreakerOptions;
+  /** Turns a stored event back into what actions see; by default the body is parsed as JSON. */
+  decode?: (event: StoredEvent) => RelayEvent;
+  onAttempt?: (info: AttemptInfo) => void;
+  /** Set only while tracing is on: a span per attempt, in its event's trace. */
+  tracing?: Tracing;
 }

@@ -2,40 +2,19 @@
 // with a timeout, records every attempt, and schedules retries with backoff.
 // One loop claims; each claimed delivery runs as its own promise, so the only
 // waiting is in `sleep`, which ends early on notify() or a freed slot.
+// Deliveries an ingest in this process planned, and that can start at once,
+// skip the claim: the ingest transaction leases them (reserve, handoff.ts).
 
 import { LazyChild } from '../log.js';
 import type { RelayEvent } from '../event.js';
-import type { AttemptRecord, ClaimedDelivery, DeliveryNext, Store, StoredEvent } from '../queue/store.js';
-import { decodeEvent, deliveryInfo, planNext, runAction } from './attempt.js';
+import type { AttemptRecord, ClaimedDelivery, DeliveryNext, PlannedDelivery, Store, StoredEvent } from '../queue/store.js';
+import { addTo, isBreaker, leasable, Reservations, withDeadline, type Handoff } from './handoff.js';
+import { decodeEvent, deliveryInfo, planNext, recordAttempt, runAction } from './attempt.js';
 import type { Tracing } from '../ops/tracing.js';
-import { MemoryBreaker, type Breaker, type BreakerOptions, type CircuitInfo } from './breaker.js';
-import type { ActionCatalog, AttemptInfo, DeliveryLogger, ResolvedAction } from './types.js';
+import { MemoryBreaker, type Breaker, type CircuitInfo } from './breaker.js';
+import type { ActionCatalog, AttemptInfo, DelivererOptions, DeliveryLogger, ResolvedAction } from './types.js';
 
-export interface DelivererOptions {
-  store: Store;
-  /** A getter: the catalog is swapped atomically on reload and read per delivery. */
-  catalog: () => ActionCatalog;
-  logger: DeliveryLogger;
-  /** Deliveries running at once in this process, all actions together. */
-  concurrency: number;
-  /** How long a claim stays ours. Action timeouts are clamped below it (see timeoutFor). */
-  leaseMs?: number;
-  workerId: string;
-  now?: () => number;
-  /** [0, 1), for the backoff jitter. */
-  random?: () => number;
-  /**
-   * The longest idle sleep: bounds how late this process notices work it was
-   * not notified of (other processes' ingests, expired leases).
-   */
-  pollMs?: number;
-  breaker?: Breaker | BreakerOptions;
-  /** Turns a stored event back into what actions see; by default the body is parsed as JSON. */
-  decode?: (event: StoredEvent) => RelayEvent;
-  onAttempt?: (info: AttemptInfo) => void;
-  /** Set only while tracing is on: a span per attempt, in its event's trace. */
-  tracing?: Tracing;
-}
+export type { DelivererOptions } from './types.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
 export const DEFAULT_POLL_MS = 1_000;
@@ -53,6 +32,12 @@ interface Running {
   finishing: boolean;
   /** Shutdown took it back: record nothing. */
   released: boolean;
+  /**
+   * Its attempt was recorded as delivered or dead without closing a circuit:
+   * nothing new became claimable, so its end wakes the claim loop only if
+   * that loop left work queued for lack of slots (see starved).
+   */
+  final: boolean;
   done: Promise<void>;
 }
 
@@ -76,6 +61,12 @@ export class Deliverer {
   /** Targets of deliveries handed back because their action was full, until that action frees a slot. */
   private readonly held = new Map<string, Set<string>>();
   private readonly clampWarned = new Set<string>();
+  /** Slots promised to ingests in flight (reserve). */
+  private readonly reservations = new Reservations();
+  /** Hand-backs of deliveries handed over at ingest, awaited by stop. */
+  private readonly releasing = new Set<Promise<void>>();
+  /** The last claim may have left due work for lack of slots: a freed slot must wake the loop. */
+  private starved = true;
   private readonly shutdownReason = new DOMException('relay is shutting down', 'AbortError');
   private loopDone: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
@@ -125,6 +116,8 @@ export class Deliverer {
     this.notify();
     this.stopped = (async () => {
       await this.loopDone;
+      // Ingests in flight hand their deliveries over (or cancel) before we settle.
+      await withDeadline(this.reservations.settled(), deadline - Date.now());
       await withDeadline(this.settled(), deadline - Date.now());
       const late = [...this.running.values()].filter((r) => !r.finishing);
       for (const r of late) {
@@ -138,6 +131,43 @@ export class Deliverer {
       await this.settled();
     })();
     return this.stopped;
+  }
+
+  /**
+   * The hot path: which of an ingest's planned deliveries this process will
+   * take leased in the ingest transaction and start at once. Only those that
+   * could start now: a slot free (in total and in their action, counting
+   * other ingests in flight), circuit not blocking, not batched, not to an
+   * `ordering: fifo` target (those keep the claim path's ordering). The rest
+   * stay queued for claiming. Undefined when none qualifies.
+   */
+  reserve(planned: readonly PlannedDelivery[]): Handoff | undefined {
+    if (this.loopDone === undefined || this.stopping || planned.length === 0) return undefined;
+    const { deliveries, keys } = leasable(planned, this.catalog(), {
+      free: this.concurrency - this.running.size - this.reservations.total,
+      taken: (key) => (this.perAction.get(key) ?? 0) + this.reservations.of(key),
+      held: (key) => this.held.has(key),
+      blocked: () => this.breaker.blocked(this.now()),
+    });
+    if (keys.length === 0) return undefined;
+    const giveBack = this.reservations.take(keys);
+    return {
+      deliveries,
+      lease: { worker: this.workerId, leaseMs: this.leaseMs },
+      accept: (leased) => {
+        giveBack();
+        if (leased !== undefined && leased.length > 0) this.adopt(leased);
+      },
+      cancel: giveBack,
+    };
+  }
+
+  /** Starts deliveries an ingest took leased for us, or hands them back as a claim's would be. */
+  private adopt(leased: readonly ClaimedDelivery[]): void {
+    const handBack = this.stopping ? [...leased] : this.dispatch([...leased], this.now());
+    if (handBack.length === 0) return;
+    const done = this.release(handBack).finally(() => this.releasing.delete(done));
+    this.releasing.add(done);
   }
 
   circuits(): CircuitInfo[] {
@@ -162,19 +192,21 @@ export class Deliverer {
   }
 
   private async step(): Promise<void> {
-    const free = this.concurrency - this.running.size;
+    const free = this.concurrency - this.running.size - this.reservations.total;
     if (free <= 0) {
+      this.starved = true;
       await this.sleep(this.pollMs); // a finishing delivery wakes us
       return;
     }
     this.woken = false;
     const claimNow = this.now();
+    const skip = this.skipTargets(claimNow);
     const claimed = await this.store.claim({
       worker: this.workerId,
       limit: free,
       now: claimNow,
       leaseMs: this.leaseMs,
-      skipTargets: this.skipTargets(claimNow),
+      skipTargets: skip.targets,
       fifoTargets: this.catalog().fifoTargets?.(),
     });
     if (this.stopping) {
@@ -182,6 +214,8 @@ export class Deliverer {
       return;
     }
     const handBack = this.dispatch(claimed, claimNow);
+    // Work may be left queued that only a freed slot lets us take.
+    this.starved = claimed.length >= free || skip.slotBound || handBack.length > 0;
     if (handBack.length > 0) await this.release(handBack);
     if (claimed.length < free) await this.idle(claimNow);
   }
@@ -214,20 +248,23 @@ export class Deliverer {
   }
 
   private track(d: ClaimedDelivery, key: string | undefined, limit: number | undefined, task: (r: Running) => Promise<void>): void {
-    const r: Running = { delivery: d, key, limit, controller: new AbortController(), finishing: false, released: false, done: Promise.resolve() };
+    const r: Running = { delivery: d, key, limit, controller: new AbortController(), finishing: false, released: false, final: false, done: Promise.resolve() };
     this.running.set(d.id, r);
     if (key) this.perAction.set(key, (this.perAction.get(key) ?? 0) + 1);
     r.done = task(r)
       .catch((err: unknown) => this.logger.error({ err, deliveryId: d.id }, 'delivery bookkeeping failed'))
       .finally(() => {
         this.running.delete(d.id);
+        let wasHeld = false;
         if (key) {
           const left = (this.perAction.get(key) ?? 1) - 1;
           if (left > 0) this.perAction.set(key, left);
           else this.perAction.delete(key);
-          this.held.delete(key);
+          wasHeld = this.held.delete(key);
         }
-        this.notify(); // a slot is free
+        // A slot is free: claim again if that may start something (a retry's
+        // new due time, too, is only read by the loop's next idle).
+        if (this.starved || wasHeld || !r.final) this.notify();
       });
   }
 
@@ -277,6 +314,7 @@ export class Deliverer {
     else log.error(fields, 'delivery dead-lettered');
 
     await this.record(d, record, next, { plugin: action.plugin, attempt });
+    r.final = next.status !== 'failed' && change?.to !== 'closed';
   }
 
   private async unconfigured(r: Running, reason: string): Promise<void> {
@@ -286,34 +324,11 @@ export class Deliverer {
     this.logger.error({ deliveryId: d.id, rule: d.rule, action: d.action }, `delivery dead-lettered: ${reason}`);
     const record: AttemptRecord = { startedAt: now, durationMs: 0, outcome: 'dead', error: reason };
     await this.record(d, record, { status: 'dead' }, { plugin: 'unknown', attempt: d.attempts + 1 });
+    r.final = true;
   }
 
-  private async record(d: ClaimedDelivery, record: AttemptRecord, next: DeliveryNext, meta: { plugin: string; attempt: number }): Promise<void> {
-    try {
-      // Fenced: if our lease lapsed and another claim took the delivery, this result is not recorded.
-      if ((await this.store.finish(d, record, next)) === 'stale') {
-        this.logger.warn({ deliveryId: d.id, outcome: record.outcome }, 'stale result dropped: the lease passed to another claim');
-      }
-    } catch (err) {
-      // The lease runs out and the delivery is claimed again: at-least-once, never lost.
-      this.logger.error({ err, deliveryId: d.id }, 'recording the attempt failed');
-    }
-    try {
-      this.onAttempt?.({
-        deliveryId: d.id,
-        rule: d.rule,
-        action: d.action,
-        target: d.target,
-        plugin: meta.plugin,
-        attempt: meta.attempt,
-        outcome: record.outcome,
-        durationMs: record.durationMs,
-        status: record.status,
-        error: record.error,
-      });
-    } catch (err) {
-      this.logger.error({ err }, 'onAttempt hook threw');
-    }
+  private record(d: ClaimedDelivery, record: AttemptRecord, next: DeliveryNext, meta: { plugin: string; attempt: number }): Promise<void> {
+    return recordAttempt({ store: this.store, logger: this.logger, onAttempt: this.onAttempt }, d, record, next, meta);
   }
 
   /**
@@ -331,13 +346,18 @@ export class Deliverer {
     return max;
   }
 
-  private skipTargets(now: number): string[] {
+  /** `slotBound`: some targets are skipped only because their action's slots are full. */
+  private skipTargets(now: number): { targets: string[]; slotBound: boolean } {
     const skip = new Set(this.breaker.blocked(now));
+    let slotBound = this.held.size > 0;
     for (const targets of this.held.values()) for (const t of targets) skip.add(t);
     for (const r of this.running.values()) {
-      if (r.key && r.limit !== undefined && (this.perAction.get(r.key) ?? 0) >= r.limit) skip.add(r.delivery.target);
+      if (r.key && r.limit !== undefined && (this.perAction.get(r.key) ?? 0) >= r.limit) {
+        skip.add(r.delivery.target);
+        slotBound = true;
+      }
     }
-    return [...skip];
+    return { targets: [...skip], slotBound };
   }
 
   /** Nothing (more) to claim: sleep until the next due delivery, a circuit's reopening, or the poll cap. */
@@ -387,28 +407,6 @@ export class Deliverer {
   }
 
   private async settled(): Promise<void> {
-    await Promise.all([...this.running.values()].map((r) => r.done));
-  }
-}
-
-function isBreaker(value: Breaker | BreakerOptions | undefined): value is Breaker {
-  return typeof (value as Breaker | undefined)?.admit === 'function';
-}
-
-function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
-  const set = map.get(key) ?? new Set<string>();
-  set.add(value);
-  map.set(key, set);
-}
-
-async function withDeadline(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, ms));
-  });
-  try {
-    await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
+    await Promise.all([...[...this.running.values()].map((r) => r.done), ...this.releasing]);
   }
 }

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
-import type { Store } from '../queue/store.js';
+import type { IngestOutcome, PlannedDelivery, Store } from '../queue/store.js';
+import type { Handoff } from '../deliver/handoff.js';
 import { BodyTooLarge, readRawBody } from './body.js';
 import { accepted, checkWebhook, route, type Answer } from './handle.js';
 import { clientIp, guard } from './guard.js';
@@ -18,8 +19,13 @@ export interface IngestDeps {
   config(): LoadedConfig;
   store: Store;
   logger: Logger;
-  /** Called after a commit that queued deliveries, to wake the workers. */
-  onQueued(): void;
+  /** Called after a commit that queued deliveries, to wake the workers (`leased`: how many were handed over). */
+  onQueued(queued: number, leased: number): void;
+  /**
+   * This process's workers: which planned deliveries they take leased in the
+   * ingest transaction, to start without a claim (Deliverer#reserve).
+   */
+  reserve?(planned: readonly PlannedDelivery[]): Handoff | undefined;
   /** True while the backlog is over its bound: answer 503 with Retry-After. */
   overloaded(): boolean;
   /** True once shutdown began: answer 503. */
@@ -115,20 +121,29 @@ export function createApp(deps: IngestDeps): Koa {
       ? trace.step('match', () => route(event, config), (r) => ({ 'relay.rules.matched': r.matched.length, 'relay.deliveries': r.deliveries.length }))
       : route(event, config);
     trace?.set({ 'relay.event.id': event.id, 'relay.event.type': event.type });
-    const outcome = await deps.store.ingest(
-      {
-        id: event.id,
-        source: event.source,
-        type: event.type,
-        receivedAt: event.receivedAt,
-        headers: event.headers,
-        rawBody,
-        matched,
-        ...(trace && { trace: trace.traceparent }),
-      },
-      deliveries,
-    );
-    if (outcome.status === 'accepted' && deliveries.length) deps.onQueued();
+    const handoff = deps.reserve?.(deliveries);
+    let outcome: IngestOutcome | undefined;
+    try {
+      outcome = await deps.store.ingest(
+        {
+          id: event.id,
+          source: event.source,
+          type: event.type,
+          receivedAt: event.receivedAt,
+          headers: event.headers,
+          rawBody,
+          matched,
+          ...(trace && { trace: trace.traceparent }),
+        },
+        handoff?.deliveries ?? deliveries,
+        handoff?.lease,
+      );
+    } finally {
+      // Settled exactly once: a failed ingest gives the reserved slots back.
+      if (outcome?.status === 'accepted') handoff?.accept(outcome.leased);
+      else handoff?.cancel();
+    }
+    if (outcome.status === 'accepted' && deliveries.length) deps.onQueued(deliveries.length, outcome.leased?.length ?? 0);
     deps.observe?.(source.name, event.type, outcome.status, matched);
     log.info({ eventId: event.id, type: event.type, matched, status: outcome.status, secretIndex: checked.secret }, 'event received');
     return send(ctx, accepted(outcome));

@@ -3,37 +3,83 @@
 // transaction.
 
 import { exec, first, type Step } from './engine.js';
-import { insertDeliveriesBulk, insertEventsBulk, type EventParams, type SingleDelivery, type StoreContext } from './queries.js';
-import type { IngestOutcome, PlannedDelivery } from './store.js';
+import { insertDeliveriesBulk, insertEventsBulk, type LeasedRow, type SingleDelivery } from './bulk.js';
+import type { EventParams, StoreContext } from './queries.js';
+import type { ClaimedDelivery, IngestLease, IngestOutcome, NewEvent, PlannedDelivery, StoredEvent } from './store.js';
 
 export interface IngestItem {
   event: EventParams;
   deliveries: PlannedDelivery[];
+  /** The event as given: what a delivery inserted leased is handed back with. */
+  original: NewEvent;
+  /** Set when some deliveries are to be inserted leased (PlannedDelivery.lease). */
+  lease?: IngestLease;
 }
 
-export function* ingestSteps(ctx: StoreContext, items: IngestItem[]): Step<IngestOutcome[]> {
+/** `now`: when the leases taken here start (their end is now + leaseMs). */
+export function* ingestSteps(ctx: StoreContext, items: IngestItem[], now: number): Step<IngestOutcome[]> {
   const seqs =
     ctx.dialect === 'postgres'
       ? yield* insertEventsBulk(items.map((i) => i.event))
       : yield* insertEventsEach(ctx, items);
   const singles: SingleDelivery[] = [];
   const outcomes: IngestOutcome[] = [];
-  for (const [i, { event, deliveries }] of items.entries()) {
+  const leasedBy = new Map<number, { item: IngestItem; outcome: IngestOutcome }>();
+  for (const [i, item] of items.entries()) {
+    const { event, deliveries, lease } = item;
     const seq = seqs[i];
     if (seq === undefined) {
       outcomes.push({ status: 'duplicate', id: event.id });
       continue;
     }
-    const now = event.receivedAt;
+    const at = event.receivedAt;
+    const outcome: IngestOutcome = { status: 'accepted', id: event.id };
     for (const d of deliveries) {
-      if (d.batch === undefined) singles.push({ seq, rule: d.rule, action: d.action, target: d.target, now });
-      else yield* joinBatch(ctx, seq, d, d.batch, now);
+      if (d.batch !== undefined) yield* joinBatch(ctx, seq, d, d.batch, at);
+      else if (d.lease === true && lease !== undefined) {
+        singles.push({ seq, rule: d.rule, action: d.action, target: d.target, now: at, worker: lease.worker, leaseUntil: now + lease.leaseMs });
+        leasedBy.set(seq, { item, outcome });
+      } else singles.push({ seq, rule: d.rule, action: d.action, target: d.target, now: at });
     }
-    outcomes.push({ status: 'accepted', id: event.id });
+    outcomes.push(outcome);
   }
-  if (ctx.dialect === 'postgres') yield* insertDeliveriesBulk(singles);
-  else for (const d of singles) yield* exec(ctx.q.insertDelivery.bind(d));
+  const leased: LeasedRow[] = [];
+  if (ctx.dialect === 'postgres') leased.push(...(yield* insertDeliveriesBulk(singles)));
+  else {
+    for (const d of singles) {
+      if (d.worker === undefined) {
+        yield* exec(ctx.q.insertDelivery.bind(d));
+        continue;
+      }
+      const row = yield* first(ctx.q.insertLeasedDelivery.bind({ ...d, worker: d.worker, leaseUntil: d.leaseUntil ?? now }));
+      if (row) leased.push({ ...row, event_seq: d.seq, rule: d.rule, action: d.action });
+    }
+  }
+  for (const row of leased) {
+    const owner = leasedBy.get(row.event_seq);
+    const planned = owner?.item.deliveries.find((d) => d.rule === row.rule && d.action === row.action);
+    if (!owner || !planned || !owner.item.lease) continue;
+    (owner.outcome.leased ??= []).push(claimedOf(row, planned, owner.item.lease.worker, stored(owner.item.original, row.event_seq)));
+  }
   return outcomes;
+}
+
+function claimedOf(row: LeasedRow, d: PlannedDelivery, worker: string, event: StoredEvent): ClaimedDelivery {
+  return { id: row.id, claimedBy: worker, generation: row.lease_generation, rule: d.rule, action: d.action, target: d.target, attempts: 0, events: [event] };
+}
+
+function stored(e: NewEvent, seq: number): StoredEvent {
+  return {
+    seq,
+    id: e.id,
+    source: e.source,
+    type: e.type,
+    receivedAt: e.receivedAt,
+    headers: e.headers,
+    rawBody: e.rawBody,
+    matched: e.matched,
+    ...(e.trace !== undefined && { trace: e.trace }),
+  };
 }
 
 /** The seq of each inserted event; undefined for a duplicate. */

@@ -104,6 +104,29 @@ export function hotQueries(db: Kysely<Database>) {
           updated_at: p('now'),
         }),
     ),
+    // Planned at ingest for this process: inserted claimed, as claimSqlite
+    // would leave it (generation 1: the first claim's), so no claim follows.
+    insertLeasedDelivery: new Prepared<
+      { seq: number; rule: string; action: string; target: string; now: number; worker: string; leaseUntil: number },
+      { id: number; lease_generation: number }
+    >((p) =>
+      db
+        .insertInto('deliveries')
+        .values({
+          event_seq: p('seq'),
+          rule: p('rule'),
+          action: p('action'),
+          target: p('target'),
+          status: 'pending',
+          next_at: p('leaseUntil'),
+          claimed_by: p('worker'),
+          lease_until: p('leaseUntil'),
+          lease_generation: 1,
+          created_at: p('now'),
+          updated_at: p('now'),
+        })
+        .returning(['id', 'lease_generation']),
+    ),
     // Joins the open batch unless it is full or its window has passed. On
     // PostgreSQL the row lock serialises joiners and claimers, and the WHERE
     // is re-checked on the locked row, so a batch never exceeds max nor
@@ -247,70 +270,6 @@ export function hotQueries(db: Kysely<Database>) {
         ),
     ),
   };
-}
-
-export interface SingleDelivery {
-  seq: number;
-  rule: string;
-  action: string;
-  target: string;
-  now: number;
-}
-
-// PostgreSQL: a statement per row would cost a round trip per row, so a
-// group's events and plain deliveries go in one statement each, as arrays.
-// (On SQLite a prepared per-row insert is cheaper than any bulk form.)
-const PG_INSERT_EVENTS = `insert into events (source, event_id, type, received_at, headers, body, matched, status, trace)
-  select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::text[])
-  on conflict (source, event_id) do nothing
-  returning seq, source, event_id`;
-const PG_INSERT_DELIVERIES = `insert into deliveries (event_seq, rule, action, target, status, next_at, created_at, updated_at)
-  select s, r, a, t, 'pending', n, n, n
-  from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) as x (s, r, a, t, n)`;
-
-export function* insertEventsBulk(e: EventParams[]): Step<Array<number | undefined>> {
-  const rows = yield* all(
-    raw<{ seq: number; source: string; event_id: string }>(
-      PG_INSERT_EVENTS,
-      [
-        e.map((x) => x.source),
-        e.map((x) => x.id),
-        e.map((x) => x.type),
-        e.map((x) => x.receivedAt),
-        e.map((x) => x.headers),
-        e.map((x) => x.body),
-        e.map((x) => x.matched),
-        e.map((x) => x.status),
-        e.map((x) => x.trace),
-      ],
-      statementName(PG_INSERT_EVENTS),
-    ),
-  );
-  const inserted = new Map(rows.map((r) => [`${r.source}\u0000${r.event_id}`, r.seq]));
-  return e.map((x) => {
-    const key = `${x.source}\u0000${x.id}`;
-    const seq = inserted.get(key);
-    // Two items of one group with the same key: the first was inserted.
-    inserted.delete(key);
-    return seq;
-  });
-}
-
-export function* insertDeliveriesBulk(rows: SingleDelivery[]): Step<void> {
-  if (rows.length === 0) return;
-  yield* exec(
-    raw(
-      PG_INSERT_DELIVERIES,
-      [
-        rows.map((r) => r.seq),
-        rows.map((r) => r.rule),
-        rows.map((r) => r.action),
-        rows.map((r) => r.target),
-        rows.map((r) => r.now),
-      ],
-      statementName(PG_INSERT_DELIVERIES),
-    ),
-  );
 }
 
 /** One finish() call, flattened for the statements below. */

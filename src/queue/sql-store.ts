@@ -33,6 +33,7 @@ import type {
   EventFilter,
   EventSummary,
   FinishResult,
+  IngestLease,
   IngestOutcome,
   LeaseToken,
   MigrationResult,
@@ -76,7 +77,7 @@ export class SqlStore implements Store {
     return this.engine.write(() => migrate(this.engine.dialect, this.engine.schema, Date.now()));
   }
 
-  ingest(event: NewEvent, deliveries: PlannedDelivery[]): Promise<IngestOutcome> {
+  ingest(event: NewEvent, deliveries: PlannedDelivery[], lease?: IngestLease): Promise<IngestOutcome> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
     return this.ingests.submit({
       event: {
@@ -91,18 +92,21 @@ export class SqlStore implements Store {
         trace: event.trace ?? null,
       },
       deliveries,
+      original: event,
+      ...(lease && { lease }),
     });
   }
 
   private async flushIngest(items: IngestItem[], deadline: number | undefined): Promise<IngestOutcome[]> {
-    const outcomes = await this.engine.write(() => ingestSteps(this.ctx, items), { deadline });
+    const outcomes = await this.engine.write(() => ingestSteps(this.ctx, items, Date.now()), { deadline });
     this.counters.ingestTransactions++;
     let queued = false;
     outcomes.forEach((o, i) => {
       if (o.status === 'duplicate') this.counters.duplicates++;
       else {
         this.counters.ingestedEvents++;
-        if ((items[i]?.deliveries.length ?? 0) > 0) queued = true;
+        // Deliveries taken leased are already their worker's: only the others need waking anyone.
+        if ((items[i]?.deliveries.length ?? 0) > (o.leased?.length ?? 0)) queued = true;
       }
     });
     if (queued) this.notify();

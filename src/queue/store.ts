@@ -36,11 +36,25 @@ export interface PlannedDelivery {
   target: string;
   /** Set when the action batches: deliveries with the same key and an open window join one batch. */
   batch?: { key: string; windowMs: number; max: number };
+  /**
+   * Insert it already leased to IngestLease.worker (ingest's third argument):
+   * the ingest transaction takes the claim, so this process can start it
+   * without a claim transaction. Never set on batch deliveries.
+   */
+  lease?: boolean;
+}
+
+/** Who takes the lease of the deliveries planned with `lease: true`, and for how long. */
+export interface IngestLease {
+  worker: string;
+  leaseMs: number;
 }
 
 export interface IngestOutcome {
   status: 'accepted' | 'duplicate';
   id: string;
+  /** The deliveries inserted already leased (see PlannedDelivery.lease), with their lease tokens. */
+  leased?: ClaimedDelivery[];
 }
 
 export interface StoredEvent {
@@ -253,9 +267,12 @@ export interface Store {
   /**
    * Commits the event and its deliveries together, before the caller answers
    * 2xx. Concurrent calls share one transaction (group commit). A known
-   * (source, id) within retention is a duplicate and writes nothing.
+   * (source, id) within retention is a duplicate and writes nothing. With
+   * `lease`, the deliveries marked `lease: true` are inserted claimed by
+   * lease.worker (lease generation bumped, as a claim does) and returned in
+   * `leased`; a store may also ignore the marks (then `leased` is absent).
    */
-  ingest(event: NewEvent, deliveries: PlannedDelivery[]): Promise<IngestOutcome>;
+  ingest(event: NewEvent, deliveries: PlannedDelivery[], lease?: IngestLease): Promise<IngestOutcome>;
   /** Claims due deliveries under a lease; safe with many workers in many processes. */
   claim(options: ClaimOptions): Promise<ClaimedDelivery[]>;
   /**
