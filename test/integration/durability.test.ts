@@ -184,7 +184,7 @@ rules:
   it('SIGTERM during slow deliveries loses nothing after a restart', async () => {
     const target = await receiver({ status: 200, delayMs: 4000 });
     const dir = tempDir();
-    const file = writeConfig(config(fx.section(dir), `server: { shutdownGrace: 300ms }\n${forwardRule(target)}`), dir);
+    const file = writeConfig(config(fx.section(dir), `server: { shutdownGrace: 2s }\n${forwardRule(target)}`), dir);
     const port = await freePort();
     let relay = await startRelay(file, {}, port);
     const ids = Array.from({ length: 20 }, (_, i) => `term-${i}`);
