@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { query } from 'jsonpath-rfc9535';
 import type { ConfigIssue } from '../errors.js';
 import type { Scheme, SchemeOptionsBase, Verifier, VerifyRequest } from '../verify/types.js';
 import type { IdSpec, SourceConfig } from '../config/types.js';
@@ -12,6 +11,7 @@ import { compileAllowlist } from './allowlist.js';
 import { createRateLimit, type LimiterFactory, type RateLimit } from './rate-limit.js';
 import { DEFAULT_LIMITS, type IngestLimits } from './bounds.js';
 import { toMs } from '../config/units.js';
+import { compileJsonPath, type Select } from '../match/jsonpath.js';
 
 /** How long identical id-less bodies count as one event, unless a source sets `dedupWindow`. */
 export const DEFAULT_DEDUP_WINDOW = '1h';
@@ -125,7 +125,10 @@ function pick(explicit: IdSpec | undefined, fromScheme: Extract, defaultPath: st
 }
 
 function extractor(spec: IdSpec, windowMs: number): Extract {
-  if (typeof spec === 'string') return (_req, payload) => scalarAt(payload, spec);
+  if (typeof spec === 'string') {
+    const select = compiledPath(spec);
+    return (_req, payload) => scalarAt(payload, select);
+  }
   if ('header' in spec) {
     const name = spec.header.toLowerCase();
     return (req) => req.headers[name]?.[0];
@@ -157,16 +160,24 @@ function windowedHash(req: VerifyRequest, windowMs: number): string {
   return `${sha256(req.rawBody)}@${start}`;
 }
 
-function scalarAt(payload: unknown, path: string): string | undefined {
-  if (payload === null || typeof payload !== 'object') return undefined;
-  let nodes: unknown[];
+/** Compiled once per config: the library's own query re-parses the path on every event. */
+function compiledPath(path: string): Select {
   try {
-    nodes = query(payload as never, path) as unknown[];
+    return compileJsonPath(path);
   } catch {
-    return undefined;
+    // Refused by validation already; a path that cannot parse selects nothing.
+    return () => false;
   }
-  const first = nodes[0];
-  return typeof first === 'string' || typeof first === 'number' ? String(first) : undefined;
+}
+
+function scalarAt(payload: unknown, select: Select): string | undefined {
+  if (payload === null || typeof payload !== 'object') return undefined;
+  let found: string | undefined;
+  select(payload, (node) => {
+    if (typeof node === 'string' || typeof node === 'number') found = String(node);
+    return true; // the first node only, as before
+  });
+  return found;
 }
 
 function sha256(body: Buffer): string {
