@@ -270,13 +270,13 @@ export class Relay {
     const reserve = Math.min(2_000, Math.floor(graceMs / 4));
     this.unwatch?.();
     for (const t of this.timers) clearInterval(t);
-    // Open event streams would keep their connections (and this stop) alive forever.
-    await this.streams.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const adminClosed = new Promise<void>((resolve) => (this.adminServer ? this.adminServer.close(() => resolve()) : resolve()));
     this.adminServer?.closeAllConnections();
     this.server.closeIdleConnections();
     const steps: Array<[string, () => Promise<unknown>]> = [
+      // Open event streams would keep their connections (and the http server step) alive forever.
+      ['event streams', () => this.streams.close()],
       ['deliveries', () => this.deliverer.stop(Math.max(0, deadline - reserve - Date.now()))],
       [
         'http server',
