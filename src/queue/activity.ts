@@ -1,6 +1,6 @@
 // Store#activity: what flowed recently, counted in time buckets for the
 // dashboard's charts and the rules page. On SQLite, sums of the per-minute
-// counts its triggers keep (rollup.ts): a day is ~1,440 rows per series, not
+// counts kept per transaction (rollup.ts): a day is ~1,440 rows per series, not
 // a day of events. On PostgreSQL each count is a range on an index holding
 // every column it reads (migration 11): events on events_received_cover
 // (received_at, source, matched), attempts on attempts_started (started_at,
@@ -52,7 +52,7 @@ export function* activitySteps(db: Kysely<Database>, q: ActivityQuery, dialect: 
 
 type Counted = { b: number | string; n: number | string };
 
-/** SQLite: sums of the per-minute counts the triggers keep (rollup.ts); `since` is taken to its minute. */
+/** SQLite: sums of the per-minute counts (rollup.ts); `since` is taken to its minute. */
 function* rollupSteps(db: Kysely<Database>, q: ActivityQuery, width: number): Step<Activity> {
   const minute = Math.floor(q.since / 60_000) * 60_000;
   const sums = (kind: string, keys: 'k1' | 'k2' | 'k1, k2, k3') =>

@@ -1,10 +1,11 @@
 // Ingest's writes: each event of a group (duplicates insert nothing), then
-// its deliveries, plain or joined to an open batch, in the caller's
-// transaction.
+// its deliveries, plain or joined to an open batch, and on SQLite the
+// group's activity counts (rollup.ts), in the caller's transaction.
 
 import { exec, first, type Step } from './engine.js';
 import { insertDeliveriesBulk, insertEventsBulk, type LeasedRow, type SingleDelivery } from './bulk.js';
 import type { EventParams, StoreContext } from './queries.js';
+import { ActivityTally } from './rollup.js';
 import type { ClaimedDelivery, IngestLease, IngestOutcome, NewEvent, PlannedDelivery, StoredEvent } from './store.js';
 
 export interface IngestItem {
@@ -25,6 +26,7 @@ export function* ingestSteps(ctx: StoreContext, items: IngestItem[], now: number
   const singles: SingleDelivery[] = [];
   const outcomes: IngestOutcome[] = [];
   const leasedBy = new Map<number, { item: IngestItem; outcome: IngestOutcome }>();
+  const tally = ctx.dialect === 'sqlite' ? new ActivityTally() : undefined;
   for (const [i, item] of items.entries()) {
     const { event, deliveries, lease } = item;
     const seq = seqs[i];
@@ -32,6 +34,7 @@ export function* ingestSteps(ctx: StoreContext, items: IngestItem[], now: number
       outcomes.push({ status: 'duplicate', id: event.id });
       continue;
     }
+    tally?.event(event.receivedAt, event.source, event.matched);
     const at = event.receivedAt;
     const outcome: IngestOutcome = { status: 'accepted', id: event.id };
     for (const d of deliveries) {
@@ -55,6 +58,7 @@ export function* ingestSteps(ctx: StoreContext, items: IngestItem[], now: number
       if (row) leased.push({ ...row, event_seq: d.seq, rule: d.rule, action: d.action });
     }
   }
+  if (tally) yield* tally.write();
   for (const row of leased) {
     const owner = leasedBy.get(row.event_seq);
     const planned = owner?.item.deliveries.find((d) => d.rule === row.rule && d.action === row.action);

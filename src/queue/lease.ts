@@ -20,6 +20,7 @@ import {
 } from './queries.js';
 import type { ClaimedDelivery, ClaimOptions, LeaseToken, StoredEvent } from './store.js';
 import { fifoCondition, hasFifo, SQLITE_FIFO_CONDITION } from './fifo.js';
+import { ActivityTally } from './rollup.js';
 
 // SQLite's claim (see claimSqlite): fixed texts, so each is prepared once.
 const SQLITE_DUE_BASE = `select id from deliveries d where next_at <= ? and status in ('pending', 'failed')`;
@@ -182,15 +183,18 @@ export function* finishSteps(ctx: StoreContext, items: FinishParams[]): Step<boo
   }
   const q = ctx.q;
   const out: boolean[] = [];
+  const tally = new ActivityTally();
   for (const f of items) {
     const row = yield* first(q.finish.bind(f));
     out.push(row !== undefined);
     // Stale token, or an unknown id (its event pruned meanwhile): nothing to record.
     if (row === undefined) continue;
     yield* exec(q.addAttempt.bind({ ...f, n: row.attempts }));
+    tally.attempt(f.startedAt, row.rule, row.action, f.outcome);
     if (row.event_seq !== null) yield* exec(q.refreshSeq.bind({ seq: row.event_seq }));
     else yield* exec(q.refreshOne.bind(f));
   }
+  yield* tally.write();
   return out;
 }
 

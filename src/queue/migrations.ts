@@ -8,7 +8,7 @@
 import { all, exec, raw, type Dialect, type Step } from './engine.js';
 import type { MigrationResult } from './store.js';
 import { FIFO_INDEX } from './fifo.js';
-import { rollupStatements } from './rollup.js';
+import { rollupStatements, tallyStatements } from './rollup.js';
 
 /** Shared inbound rate-limit counters (PostgreSQL), read and written by rate-limiter-flexible. */
 export const RATE_LIMITS_TABLE = 'rate_limits';
@@ -170,6 +170,13 @@ export const migrations: readonly Migration[] = [
       // SQLite's counts per minute (see rollup.ts): a day's stats without a day of rows.
       ...(dialect === 'sqlite' ? rollupStatements() : []),
     ],
+  },
+  {
+    version: 12,
+    name: 'activity-counts-per-commit',
+    // SQLite's per-minute counts are written once per group commit instead
+    // of by a trigger per row (see rollup.ts); PostgreSQL has none.
+    up: (dialect) => (dialect === 'sqlite' ? tallyStatements() : []),
   },
 ];
 

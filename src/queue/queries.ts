@@ -208,7 +208,7 @@ export function hotQueries(db: Kysely<Database>) {
     // Changes the row only while the claim's token (claimed_by, generation) holds.
     finish: new Prepared<
       Pick<FinishParams, 'id' | 'claimedBy' | 'generation' | 'status' | 'nextAt' | 'error' | 'now'>,
-      { attempts: number; event_seq: number | null }
+      { attempts: number; event_seq: number | null; rule: string; action: string }
     >((p) =>
       db
         .updateTable('deliveries')
@@ -224,7 +224,8 @@ export function hotQueries(db: Kysely<Database>) {
         .where('id', '=', p('id'))
         .where('claimed_by', '=', p('claimedBy'))
         .where('lease_generation', '=', p('generation'))
-        .returning(['attempts', 'event_seq']),
+        // rule and action: what the attempt is counted under (rollup.ts).
+        .returning(['attempts', 'event_seq', 'rule', 'action']),
     ),
     addAttempt: new Prepared<
       {

@@ -21,6 +21,7 @@ import { CHUNK, hotQueries, type FinishParams, type StoreContext } from './queri
 import { backlogSteps, deadCountSteps, deliveriesOfSteps, eventDetailSteps, eventsAfterSteps, lastSeqSteps, listEventsSteps, nextDueAtSteps } from './read.js';
 import { closeCircuitsSteps, replaySteps } from './replay.js';
 import { pruneSteps } from './prune.js';
+import { catchUpSteps } from './rollup.js';
 import type {
   Activity,
   ActivityQuery,
@@ -74,7 +75,12 @@ export class SqlStore implements Store {
   }
 
   migrate(): Promise<MigrationResult> {
-    return this.engine.write(() => migrate(this.engine.dialect, this.engine.schema, Date.now()));
+    const { dialect, schema } = this.engine;
+    return this.engine.write(function* () {
+      const result = yield* migrate(dialect, schema, Date.now());
+      if (dialect === 'sqlite') yield* catchUpSteps();
+      return result;
+    });
   }
 
   ingest(event: NewEvent, deliveries: PlannedDelivery[], lease?: IngestLease): Promise<IngestOutcome> {
