@@ -10,10 +10,12 @@ import type { ActionCatalog } from './types.js';
 
 /** What the Deliverer's slots look like to one ingest. */
 export interface SlotView {
-  /** Slots free in the process, after those running and those promised to other ingests. */
+  /** Deliveries the process can still take: its slots and waiting room (ready.ts), less those running, waiting or promised. */
   free: number;
-  /** Slots of an action (rule and action key) running or promised. */
+  /** Deliveries of an action (rule and action key) running, waiting or promised. */
   taken(key: string): number;
+  /** How many deliveries an action may have taken per slot of its `concurrency` (running plus waiting). */
+  depth: number;
   /** Deliveries of the action were handed back for lack of a slot and wait for one. */
   held(key: string): boolean;
   /** Targets whose circuit keeps their deliveries queued. */
@@ -21,8 +23,9 @@ export interface SlotView {
 }
 
 /**
- * Marks `lease: true` the planned deliveries that could start now: a slot
- * free in the process and in their action, circuit not blocking, not batched,
+ * Marks `lease: true` the planned deliveries this process can take: room in
+ * the process and in their action (a slot, or a place in the waiting room),
+ * circuit not blocking, not batched,
  * not to an `ordering: fifo` target (those keep the claim path's ordering).
  * Returns the action key of each marked one.
  */
@@ -37,7 +40,7 @@ export function leasable(planned: readonly PlannedDelivery[], catalog: ActionCat
     if (!action || fifo.includes(d.target)) return d;
     const key = `${d.rule}\u0000${d.action}`;
     const taken = slots.taken(key) + keys.filter((k) => k === key).length;
-    if (taken >= Math.max(1, action.policy.concurrency) || slots.held(key)) return d;
+    if (taken >= Math.max(1, action.policy.concurrency) * slots.depth || slots.held(key)) return d;
     if (action.policy.circuit !== false) {
       blocked ??= new Set(slots.blocked());
       if (blocked.has(d.target)) return d;

@@ -2,13 +2,18 @@
 // with a timeout, records every attempt, and schedules retries with backoff.
 // One loop claims; each claimed delivery runs as its own promise, so the only
 // waiting is in `sleep`, which ends early on notify() or a freed slot.
-// Deliveries an ingest in this process planned, and that can start at once,
-// skip the claim: the ingest transaction leases them (reserve, handoff.ts).
+// Deliveries an ingest in this process planned skip the claim: the ingest
+// transaction leases them (reserve, handoff.ts) and they start at once or
+// from the waiting room when a slot frees (ready.ts). A slot is held while
+// the action runs, not while its attempt is recorded (freeSlot).
 
 import { LazyChild } from '../log.js';
 import type { RelayEvent } from '../event.js';
 import type { AttemptRecord, ClaimedDelivery, DeliveryNext, PlannedDelivery, Store, StoredEvent } from '../queue/store.js';
 import { addTo, isBreaker, leasable, Reservations, withDeadline, type Handoff } from './handoff.js';
+import { READY_DEPTH, ReadyQueue, type Verdict } from './ready.js';
+import { Waker } from './waker.js';
+import { leaseMargin, skipTargets, type Running } from './running.js';
 import { decodeEvent, deliveryInfo, planNext, recordAttempt, runAction } from './attempt.js';
 import type { Tracing } from '../ops/tracing.js';
 import { MemoryBreaker, type Breaker, type CircuitInfo } from './breaker.js';
@@ -21,25 +26,6 @@ export const DEFAULT_POLL_MS = 1_000;
 /** Why a queued delivery went dead when a reload removed what it was planned with. */
 export const RULE_REMOVED_ERROR = 'rule removed by reload';
 export const ACTION_REMOVED_ERROR = 'action removed by reload';
-
-interface Running {
-  delivery: ClaimedDelivery;
-  /** Per-action slot held, if any (none for an unconfigured delivery). */
-  key?: string;
-  limit?: number;
-  controller: AbortController;
-  /** The attempt is being recorded: shutdown lets it finish rather than release it. */
-  finishing: boolean;
-  /** Shutdown took it back: record nothing. */
-  released: boolean;
-  /**
-   * Its attempt was recorded as delivered or dead without closing a circuit:
-   * nothing new became claimable, so its end wakes the claim loop only if
-   * that loop left work queued for lack of slots (see starved).
-   */
-  final: boolean;
-  done: Promise<void>;
-}
 
 export class Deliverer {
   private readonly store: Store;
@@ -56,13 +42,18 @@ export class Deliverer {
   private readonly onAttempt: ((info: AttemptInfo) => void) | undefined;
   private readonly tracing: Tracing | undefined;
 
+  /** Deliveries started and not yet recorded. */
   private readonly running = new Map<number, Running>();
+  /** Of those, the ones whose action is still running: what `concurrency` bounds. */
+  private slotsInUse = 0;
   private readonly perAction = new Map<string, number>();
   /** Targets of deliveries handed back because their action was full, until that action frees a slot. */
   private readonly held = new Map<string, Set<string>>();
   private readonly clampWarned = new Set<string>();
   /** Slots promised to ingests in flight (reserve). */
   private readonly reservations = new Reservations();
+  /** Deliveries handed over at ingest that wait in memory for a slot (ready.ts). */
+  private readonly ready = new ReadyQueue();
   /** Hand-backs of deliveries handed over at ingest, awaited by stop. */
   private readonly releasing = new Set<Promise<void>>();
   /** The last claim may have left due work for lack of slots: a freed slot must wake the loop. */
@@ -71,8 +62,7 @@ export class Deliverer {
   private loopDone: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private stopping = false;
-  private woken = false;
-  private wakeSleeper: (() => void) | undefined;
+  private readonly waker = new Waker();
   private unsubscribe: (() => void) | undefined;
 
   constructor(options: DelivererOptions) {
@@ -100,8 +90,7 @@ export class Deliverer {
 
   /** New work arrived: claim now instead of at the end of the current sleep. */
   notify(): void {
-    this.woken = true;
-    this.wakeSleeper?.();
+    this.waker.wake();
   }
 
   /**
@@ -118,6 +107,8 @@ export class Deliverer {
       await this.loopDone;
       // Ingests in flight hand their deliveries over (or cancel) before we settle.
       await withDeadline(this.reservations.settled(), deadline - Date.now());
+      // Never started: back to the store at once, for the next start or another instance.
+      await this.release(this.ready.takeAll());
       await withDeadline(this.settled(), deadline - Date.now());
       const late = [...this.running.values()].filter((r) => !r.finishing);
       for (const r of late) {
@@ -135,17 +126,18 @@ export class Deliverer {
 
   /**
    * The hot path: which of an ingest's planned deliveries this process will
-   * take leased in the ingest transaction and start at once. Only those that
-   * could start now: a slot free (in total and in their action, counting
-   * other ingests in flight), circuit not blocking, not batched, not to an
-   * `ordering: fifo` target (those keep the claim path's ordering). The rest
-   * stay queued for claiming. Undefined when none qualifies.
+   * take leased in the ingest transaction and start from memory: those with
+   * a slot or a place in the waiting room (ready.ts), in total and in their
+   * action, counting other ingests in flight; circuit not blocking, not
+   * batched, not to an `ordering: fifo` target (those keep the claim path's
+   * ordering). The rest stay queued for claiming. Undefined when none qualifies.
    */
   reserve(planned: readonly PlannedDelivery[]): Handoff | undefined {
     if (this.loopDone === undefined || this.stopping || planned.length === 0) return undefined;
     const { deliveries, keys } = leasable(planned, this.catalog(), {
-      free: this.concurrency - this.running.size - this.reservations.total,
-      taken: (key) => (this.perAction.get(key) ?? 0) + this.reservations.of(key),
+      free: this.concurrency * (1 + READY_DEPTH) - this.slotsInUse - this.reservations.total - this.ready.size,
+      taken: (key) => (this.perAction.get(key) ?? 0) + this.reservations.of(key) + this.ready.of(key),
+      depth: 1 + READY_DEPTH,
       held: (key) => this.held.has(key),
       blocked: () => this.breaker.blocked(this.now()),
     });
@@ -162,11 +154,37 @@ export class Deliverer {
     };
   }
 
-  /** Starts deliveries an ingest took leased for us, or hands them back as a claim's would be. */
+  /** Queues deliveries an ingest took leased for us behind those already waiting, and starts what may start. */
   private adopt(leased: readonly ClaimedDelivery[]): void {
-    const handBack = this.stopping ? [...leased] : this.dispatch([...leased], this.now());
-    if (handBack.length === 0) return;
-    const done = this.release(handBack).finally(() => this.releasing.delete(done));
+    if (this.stopping) return this.handBack([...leased]);
+    const now = this.now();
+    for (const d of leased) this.ready.push(d, `${d.rule}\u0000${d.action}`, now);
+    this.pump();
+  }
+
+  /** Starts waiting deliveries while slots allow; hands back those that waited too long or whose circuit refuses. */
+  private pump(): void {
+    const now = this.now();
+    this.handBack(this.ready.drain(now, (d, waited) => this.admit(d, waited, now)));
+  }
+
+  private admit(d: ClaimedDelivery, waitedMs: number, now: number): Verdict {
+    if (this.stopping) return 'hand-back';
+    const action = this.catalog().get(d.rule, d.action);
+    if (!action) {
+      this.dispatch([d], now); // records it dead: its rule or action is gone
+      return 'start';
+    }
+    const key = `${d.rule}\u0000${d.action}`;
+    // Its lease began at ingest: it must outlast the attempt (see timeoutFor).
+    if (waitedMs > this.leaseMs - leaseMargin(this.leaseMs) - this.timeoutFor(action, key)) return 'hand-back';
+    if (this.slotsInUse >= this.concurrency || (this.perAction.get(key) ?? 0) >= Math.max(1, action.policy.concurrency)) return 'wait';
+    return this.dispatch([d], now).length === 0 ? 'start' : 'hand-back';
+  }
+
+  private handBack(leases: ClaimedDelivery[]): void {
+    if (leases.length === 0) return;
+    const done = this.release(leases).finally(() => this.releasing.delete(done));
     this.releasing.add(done);
   }
 
@@ -192,15 +210,15 @@ export class Deliverer {
   }
 
   private async step(): Promise<void> {
-    const free = this.concurrency - this.running.size - this.reservations.total;
+    const free = this.concurrency - this.slotsInUse - this.reservations.total - this.ready.size;
     if (free <= 0) {
       this.starved = true;
       await this.sleep(this.pollMs); // a finishing delivery wakes us
       return;
     }
-    this.woken = false;
+    this.waker.clear();
     const claimNow = this.now();
-    const skip = this.skipTargets(claimNow);
+    const skip = skipTargets(this.breaker.blocked(claimNow), this.held, this.running.values(), this.perAction);
     const claimed = await this.store.claim({
       worker: this.workerId,
       limit: free,
@@ -248,24 +266,39 @@ export class Deliverer {
   }
 
   private track(d: ClaimedDelivery, key: string | undefined, limit: number | undefined, task: (r: Running) => Promise<void>): void {
-    const r: Running = { delivery: d, key, limit, controller: new AbortController(), finishing: false, released: false, final: false, done: Promise.resolve() };
+    const r: Running = { delivery: d, key, limit, controller: new AbortController(), finishing: false, released: false, final: false, slotHeld: true, done: Promise.resolve() };
     this.running.set(d.id, r);
+    this.slotsInUse++;
     if (key) this.perAction.set(key, (this.perAction.get(key) ?? 0) + 1);
     r.done = task(r)
       .catch((err: unknown) => this.logger.error({ err, deliveryId: d.id }, 'delivery bookkeeping failed'))
       .finally(() => {
         this.running.delete(d.id);
-        let wasHeld = false;
-        if (key) {
-          const left = (this.perAction.get(key) ?? 1) - 1;
-          if (left > 0) this.perAction.set(key, left);
-          else this.perAction.delete(key);
-          wasHeld = this.held.delete(key);
-        }
-        // A slot is free: claim again if that may start something (a retry's
-        // new due time, too, is only read by the loop's next idle).
-        if (this.starved || wasHeld || !r.final) this.notify();
+        this.freeSlot(r);
+        // A retry's new due time is only read by the loop's next idle.
+        if (!r.final) this.notify();
       });
+  }
+
+  /**
+   * The action is done with its target: its slot goes to the next delivery
+   * while the attempt is recorded (a group commit away), so slots turn over
+   * at the actions' pace, not the commits'. What waits in memory starts
+   * first; then the claim loop, if the last claim left work for lack of slots.
+   */
+  private freeSlot(r: Running): void {
+    if (!r.slotHeld) return;
+    r.slotHeld = false;
+    this.slotsInUse--;
+    let wasHeld = false;
+    if (r.key) {
+      const left = (this.perAction.get(r.key) ?? 1) - 1;
+      if (left > 0) this.perAction.set(r.key, left);
+      else this.perAction.delete(r.key);
+      wasHeld = this.held.delete(r.key);
+    }
+    this.pump();
+    if (this.starved || wasHeld) this.notify();
   }
 
   private async attempt(r: Running, action: ResolvedAction): Promise<void> {
@@ -313,6 +346,7 @@ export class Deliverer {
     else if (record.outcome === 'retry') log.warn({ ...fields, nextAt: next.status === 'failed' ? next.nextAt : undefined }, 'attempt failed, will retry');
     else log.error(fields, 'delivery dead-lettered');
 
+    this.freeSlot(r);
     await this.record(d, record, next, { plugin: action.plugin, attempt });
     r.final = next.status !== 'failed' && change?.to !== 'closed';
   }
@@ -337,27 +371,13 @@ export class Deliverer {
    * just under the lease is enough; the margin covers recording the attempt.
    */
   private timeoutFor(action: ResolvedAction, key: string): number {
-    const max = this.leaseMs - Math.min(5_000, Math.floor(this.leaseMs / 10));
+    const max = this.leaseMs - leaseMargin(this.leaseMs);
     if (action.policy.timeoutMs <= max) return action.policy.timeoutMs;
     if (!this.clampWarned.has(key)) {
       this.clampWarned.add(key);
       this.logger.warn({ rule: action.rule, action: action.action, timeoutMs: action.policy.timeoutMs, leaseMs: this.leaseMs }, `action timeout exceeds the claim lease: using ${max}ms`);
     }
     return max;
-  }
-
-  /** `slotBound`: some targets are skipped only because their action's slots are full. */
-  private skipTargets(now: number): { targets: string[]; slotBound: boolean } {
-    const skip = new Set(this.breaker.blocked(now));
-    let slotBound = this.held.size > 0;
-    for (const targets of this.held.values()) for (const t of targets) skip.add(t);
-    for (const r of this.running.values()) {
-      if (r.key && r.limit !== undefined && (this.perAction.get(r.key) ?? 0) >= r.limit) {
-        skip.add(r.delivery.target);
-        slotBound = true;
-      }
-    }
-    return { targets: [...skip], slotBound };
   }
 
   /** Nothing (more) to claim: sleep until the next due delivery, a circuit's reopening, or the poll cap. */
@@ -379,20 +399,7 @@ export class Deliverer {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.woken || this.stopping) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wakeSleeper = undefined;
-        this.woken = false;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.wakeSleeper = done;
-    });
+    return this.waker.sleep(ms, this.stopping);
   }
 
   private async release(leases: ClaimedDelivery[]): Promise<void> {
@@ -410,3 +417,4 @@ export class Deliverer {
     await Promise.all([...[...this.running.values()].map((r) => r.done), ...this.releasing]);
   }
 }
+
