@@ -3,6 +3,7 @@
 
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
+import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import { watchFiles } from './config/watch.js';
@@ -14,15 +15,14 @@ import type { Store } from './queue/store.js';
 import { Deliverer } from './deliver/worker.js';
 import { SharedBreaker, storedCircuits } from './deliver/shared-breaker.js';
 import { createApp } from './ingest/server.js';
-import { adminRoutes } from './admin/api.js';
 import { EventStreams } from './admin/stream.js';
 import { healthRoutes } from './ops/health.js';
 import { createSessions } from './ui/session.js';
-import { uiRoutes } from './ui/routes.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { RejectionLog } from './ops/rejections.js';
 import { createOpsApp, createServerFor, listen, urlOf } from './ops/listener.js';
 import { readTokens } from './admin/tokens.js';
+import { offRoutes } from './admin/off.js';
 import { startTracing, type Tracing } from './ops/tracing.js';
 
 export interface StartOptions {
@@ -113,22 +113,28 @@ export class Relay {
     const rejections = new RejectionLog();
     const streams = new EventStreams(store);
     const health = healthRoutes({ store, config: current, draining: () => relay?.draining ?? false, logger });
-    const ops = [
-      metrics.middleware(),
-      adminRoutes({
-        token: tokens.admin,
-        readToken: tokens.read,
-        store,
-        circuits: () => storedCircuits(store),
-        config: current,
-        reload: () => relay!.reload(),
-        sessions,
-        rejections,
-        streams,
-        logger,
-      }),
-      uiRoutes({ sessions, logger }),
-    ];
+    // Without a token the admin API and the dashboard are 404 throughout, and their modules are not loaded.
+    let surface: Middleware[];
+    if (tokens.admin === undefined && tokens.read === undefined) surface = [offRoutes()];
+    else {
+      const [{ adminRoutes }, { uiRoutes }] = await Promise.all([import('./admin/api.js'), import('./ui/routes.js')]);
+      surface = [
+        adminRoutes({
+          token: tokens.admin,
+          readToken: tokens.read,
+          store,
+          circuits: () => storedCircuits(store),
+          config: current,
+          reload: () => relay!.reload(),
+          sessions,
+          rejections,
+          streams,
+          logger,
+        }),
+        uiRoutes({ sessions, logger }),
+      ];
+    }
+    const ops = [metrics.middleware(), ...surface];
     const separate = config.server.admin;
     const app = createApp({
       config: current,

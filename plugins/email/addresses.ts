@@ -6,8 +6,9 @@
 // the reason. Items written out in the config are the operator's and pass
 // as written (one string may list several, comma-separated).
 
-import { fullFormats } from 'ajv-formats/dist/formats.js';
-import addressparser from 'nodemailer/lib/addressparser';
+import { createRequire } from 'node:module';
+import type { fullFormats as Formats } from 'ajv-formats/dist/formats.js';
+import type addressparserType from 'nodemailer/lib/addressparser';
 import { DeliveryError } from '../../src/index.js';
 
 const FIELDS = ['from', 'to', 'cc', 'bcc', 'replyTo'] as const;
@@ -23,7 +24,15 @@ export interface CheckedAddresses {
   replyTo: string[];
 }
 
-const EMAIL = fullFormats.email as RegExp;
+// Required on the first rendered address, not at start-up: every config
+// loads the built-in plugins, few send email.
+const require = createRequire(import.meta.url);
+let parser: { addressparser: typeof addressparserType; email: RegExp } | undefined;
+const lib = () =>
+  (parser ??= {
+    addressparser: require('nodemailer/lib/addressparser') as typeof addressparserType,
+    email: (require('ajv-formats/dist/formats.js') as { fullFormats: typeof Formats }).fullFormats.email as RegExp,
+  });
 
 const isTemplate = (s: string) => s.includes('{{') || s.includes('{%');
 const quote = (s: string) => JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}…` : s);
@@ -31,6 +40,7 @@ const quote = (s: string) => JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}
 /** Why a rendered value is not one address, or undefined when it is. */
 export function addressProblem(value: string): string | undefined {
   if (/[\u0000-\u001f\u007f]/.test(value)) return `${quote(value)} contains a control character (a line break would start a new header)`;
+  const { addressparser, email: EMAIL } = lib();
   const parsed = addressparser(value);
   if (parsed.length !== 1) {
     return `${quote(value)} is ${parsed.length} addresses; a templated item takes exactly one (list several addresses as several items)`;

@@ -16,6 +16,7 @@ import type { Store } from '../queue/store.js';
 import type { RejectionLog } from '../ops/rejections.js';
 import { dashboardRoutes } from './dashboard.js';
 import { MIN_TOKEN_LENGTH } from './tokens.js';
+import { ADMIN_PATH } from './off.js';
 import { parseAfter, type EventStreams } from './stream.js';
 import { explain, overview, parseWindow, rules, stats, tryEvent } from './insights.js';
 import { UsageError, configFifoTargets, configuredSecretHeaders, deadLetters, listEvents, replay, showEvent, targetHealth, type ReplayRequest } from './operations.js';
@@ -48,7 +49,6 @@ export interface AdminDeps {
 }
 
 export { MIN_TOKEN_LENGTH };
-const ADMIN_PATH = /^\/admin(?:\/|$)/;
 const REALM = 'Bearer realm="relay-admin"';
 const EVENT_QUERY = ['status', 'source', 'type', 'since', 'until', 'limit', 'before'] as const;
 const REPLAY_FIELDS = new Set(['ids', 'dead', 'since', 'rule', 'action']);

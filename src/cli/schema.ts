@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { parse } from '../config/yaml.js';
 import { builtins } from '../../plugins/index.js';
 import { interpolateTree } from '../config/env.js';
 import { loadPlugins, type AnyPlugin } from '../config/plugins.js';

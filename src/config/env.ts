@@ -1,7 +1,7 @@
 // `${VAR}` and `${VAR:-default}` in string values, filled in from the
 // environment after parsing, so line and column numbers stay those of the file.
 
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from './yaml.js';
 import type { ConfigIssue } from '../errors.js';
 
 const WHOLE_REF = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from './yaml.js';
 import { ConfigError, RelayError, type ConfigIssue } from '../errors.js';
 import type { JsonSchema, PluginLogger } from '../plugin.js';
 import { schemes } from '../verify/index.js';
@@ -17,9 +17,9 @@ import { bestEffortIssues, compileParts, demoteUnset, storageOf } from './compil
 import { interpolateTree, type MissingVariable } from './env.js';
 import { placeIssues } from './locate.js';
 import { loadPlugins, type AnyPlugin } from './plugins.js';
-import { buildConfigSchema } from './schema.js';
+import { buildConfigSchema, structuralSchema } from './schema.js';
 import { toBytes, toMs } from './units.js';
-import { createAjv, validateWith } from './validate.js';
+import { validateWith } from './validate.js';
 import type { RawConfig } from './types.js';
 import type { StorageConfig } from '../queue/store.js';
 
@@ -114,7 +114,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
   const schema = buildConfigSchema(schemes, loaded.plugins);
   // The whole-document pass checks structure; plugin options are checked per
   // action after `use` is resolved, where per-rule overrides are merged.
-  issues.push(...validateWith(structural(schema), raw, [], createAjv()));
+  issues.push(...validateWith(structuralSchema(schema), raw, []));
   if (lenient) demoteUnset(issues, missing);
   if (issues.some((i) => i.severity !== 'warning')) {
     // Report the rest too (JSONPaths, plugin options, templates): one run, every error.
@@ -172,21 +172,4 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     schema,
     unset: missing,
   };
-}
-
-// The full schema folds plugin option schemas into `with:`; the structural
-// pass leaves those to compileActions so each error is reported once.
-function structural(schema: JsonSchema): JsonSchema {
-  const copy = structuredClone(schema);
-  const props = copy.properties as Record<string, JsonSchema>;
-  const actionsSchema = props.actions as JsonSchema;
-  const action = actionsSchema.additionalProperties as JsonSchema;
-  delete action.allOf;
-  const rules = props.rules as JsonSchema;
-  ((rules.items as JsonSchema).properties as Record<string, JsonSchema>).actions = {
-    type: 'array',
-    minItems: 1,
-    items: action,
-  };
-  return copy;
 }

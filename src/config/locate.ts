@@ -1,7 +1,7 @@
 // Maps a key path (from ajv or a compile step) to a line and column in the
 // YAML file, so every config error points at the text to fix.
 
-import { isMap, isSeq, isScalar, type Document, type LineCounter, type Node } from 'yaml';
+import { isMap, isSeq, isScalar, type Document, type LineCounter, type Node } from './yaml.js';
 import type { ConfigIssue } from '../errors.js';
 
 export function locate(

@@ -290,3 +290,20 @@ export function buildConfigSchema(
     },
   };
 }
+
+// The full schema folds plugin option schemas into `with:`; the structural
+// pass leaves those to compileActions so each error is reported once.
+export function structuralSchema(schema: JsonSchema): JsonSchema {
+  const copy = structuredClone(schema);
+  const props = copy.properties as Record<string, JsonSchema>;
+  const actionsSchema = props.actions as JsonSchema;
+  const action = actionsSchema.additionalProperties as JsonSchema;
+  delete action.allOf;
+  const rules = props.rules as JsonSchema;
+  ((rules.items as JsonSchema).properties as Record<string, JsonSchema>).actions = {
+    type: 'array',
+    minItems: 1,
+    items: action,
+  };
+  return copy;
+}

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from './yaml.js';
 import { ConfigError, formatIssue } from '../errors.js';
 import { dryRun, DryRunError, type DryRunResult } from '../dry-run.js';
 import type { JsonSchema, JsonValue } from '../plugin.js';
@@ -69,7 +69,7 @@ export type ConfigLoader = (path: string, env: NodeJS.ProcessEnv) => Promise<Loa
 
 const scalarMap = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };
 
-const testFileSchema: JsonSchema = {
+export const testFileSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['cases'],

@@ -1,34 +1,78 @@
 // ajv, configured once, and its errors turned into ConfigIssues that say what
 // was expected in words a config author uses.
+//
+// Compiling the config schema took most of `relay validate`'s time and left
+// tens of MB of garbage in a fresh `relay serve`. The build therefore writes
+// the validators of the schemas Relay ships (scripts/build-validators.mjs,
+// from precompiledSchemas()) as ajv standalone code, keyed by a hash of each
+// schema's JSON: a schema that changed since the build, or a custom plugin's,
+// has no entry and is compiled here as before, so the schema stays the one
+// source of truth. ajv itself is loaded only for such a compile.
 
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, Options } from 'ajv';
 import type { ConfigIssue } from '../errors.js';
 import type { JsonSchema } from '../plugin.js';
 import { didYouMean } from './suggest.js';
 
-export function createAjv(): Ajv {
-  // useDefaults fills in documented defaults, so the rest of Relay never guesses them.
-  // Validators run once per config load, never per event, so ajv's code
-  // optimisation passes cost more than they save: off, `relay validate` and
-  // start-up spend ~25 % less CPU.
-  return new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true, verbose: true, code: { optimize: false } });
+// useDefaults fills in documented defaults, so the rest of Relay never guesses them.
+// Validators compiled at run time are used once per config load, never per
+// event, so ajv's code optimisation passes cost more than they save.
+const AJV_OPTIONS: Options = { allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true, verbose: true, code: { optimize: false } };
+
+/** The file the build writes beside this module (dist/src/config/). */
+export const PRECOMPILED_FILE = 'validators.generated.cjs';
+
+const require = createRequire(import.meta.url);
+
+/** `standalone`: keep the generated source for the build, optimised there since it is written once. */
+export function createAjv(options: { standalone?: boolean } = {}): Ajv {
+  // ajv is CommonJS: a synchronous require keeps validateWith synchronous.
+  const { Ajv: AjvClass } = require('ajv') as typeof import('ajv');
+  return new AjvClass(options.standalone ? { ...AJV_OPTIONS, code: { optimize: true, source: true } } : AJV_OPTIONS);
 }
 
-const cache = new WeakMap<JsonSchema, ValidateFunction>();
-const shared = createAjv();
+export type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+/** What the precompiled table is keyed by: the schema's content, so a stale entry can never match. */
+export function schemaKey(schema: JsonSchema): string {
+  return `s${createHash('sha256').update(JSON.stringify(schema)).digest('hex')}`;
+}
+
+let precompiled: Record<string, Validator> | undefined;
+function precompiledTable(): Record<string, Validator> {
+  if (!precompiled) {
+    try {
+      precompiled = require(`./${PRECOMPILED_FILE}`) as Record<string, Validator>;
+    } catch (err) {
+      // Not built (the sources run under the test runner or tsx): compile everything.
+      const missing = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && (err as Error).message.includes(PRECOMPILED_FILE);
+      if (!missing) throw err;
+      precompiled = {};
+    }
+  }
+  return precompiled;
+}
+
+const cache = new WeakMap<JsonSchema, Validator>();
+let shared: Ajv | undefined;
+
+/** The validator of `schema`: the build's when it has one, else compiled (once per schema object). */
+export function validatorFor(schema: JsonSchema): Validator {
+  let validate = cache.get(schema);
+  if (!validate) {
+    validate = precompiledTable()[schemaKey(schema)];
+    // A schema with an $id (the config's) gets an ajv of its own: one ajv refuses a second schema with the same $id.
+    validate ??= (schema.$id !== undefined ? createAjv() : (shared ??= createAjv())).compile(schema) as Validator;
+    cache.set(schema, validate);
+  }
+  return validate;
+}
 
 /** Validates (and fills defaults into) `value`; issues are prefixed with `basePath`. */
-export function validateWith(
-  schema: JsonSchema,
-  value: unknown,
-  basePath: ReadonlyArray<string | number>,
-  ajv: Ajv = shared,
-): ConfigIssue[] {
-  let validate = ajv === shared ? cache.get(schema) : undefined;
-  if (!validate) {
-    validate = ajv.compile(schema);
-    if (ajv === shared) cache.set(schema, validate);
-  }
+export function validateWith(schema: JsonSchema, value: unknown, basePath: ReadonlyArray<string | number>): ConfigIssue[] {
+  const validate = validatorFor(schema);
   if (validate(value)) return [];
   return toIssues(validate.errors ?? [], basePath);
 }

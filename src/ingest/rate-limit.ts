@@ -9,8 +9,9 @@
 // library's BurstyRateLimiter is a second window, not a bucket's capacity, and
 // a `burst:` key that behaved unlike a token bucket would mislead.
 
+import { createRequire } from 'node:module';
 import ipaddr from 'ipaddr.js';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterRes } from 'rate-limiter-flexible';
 import { durationSchema, toMs } from '../config/units.js';
 import { configIssue, formatPath } from '../errors.js';
 import { parseIp } from './allowlist.js';
@@ -74,7 +75,13 @@ export interface RateLimit {
   take(key: string): Promise<Take>;
 }
 
-export const memoryLimiter: LimiterFactory = (options) => new RateLimiterMemory(options);
+// Loaded on the first limit a config sets: the library's index requires
+// every limiter it has (36 modules), which `relay validate` and a config
+// without limits do not need.
+const require = createRequire(import.meta.url);
+const library = () => require('rate-limiter-flexible') as typeof import('rate-limiter-flexible');
+
+export const memoryLimiter: LimiterFactory = (options) => new (library().RateLimiterMemory)(options);
 
 /**
  * In-memory limiters that outlive a reload: a source whose limit is unchanged
@@ -86,7 +93,7 @@ export function reloadSafeMemoryLimiters(): LimiterFactory {
   return (options) => {
     const kept = byPrefix.get(options.keyPrefix);
     if (kept && kept.points === options.points && kept.duration === options.duration) return kept.limiter;
-    const limiter = new RateLimiterMemory(options);
+    const limiter = new (library().RateLimiterMemory)(options);
     byPrefix.set(options.keyPrefix, { points: options.points, duration: options.duration, limiter });
     return limiter;
   };
@@ -105,6 +112,7 @@ export function createRateLimit(
     throw configIssue([...path, 'per'], `must be a whole number of seconds, at least 1s (got ${String(cfg.per)})`);
   }
   const by = cfg.by ?? 'source';
+  const { RateLimiterRes: Rejection } = library();
   const limiter = storeFactory({ points: cfg.rate, duration: perMs / 1000, keyPrefix: `relay:${formatPath(path)}` });
   return {
     by,
@@ -115,7 +123,7 @@ export function createRateLimit(
         return { ok: true };
       } catch (rejection) {
         // Over the limit rejects with a RateLimiterRes; anything else is a store failure.
-        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        if (!(rejection instanceof Rejection)) throw rejection;
         return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
       }
     },

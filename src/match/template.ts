@@ -3,10 +3,15 @@
 // rendered synchronously per event from the parsed form. Options a plugin
 // declares as URLs are rendered URL-aware: see compileUrlTemplate.
 
-import { Drop, Liquid, type Template } from 'liquidjs';
+import { createRequire } from 'node:module';
+import type { Liquid, Template } from 'liquidjs';
 import { ConfigError, configIssue, formatPath, type ConfigIssue } from '../errors.js';
 import type { TemplateContext } from '../event.js';
 import { DeliveryError, type JsonValue } from '../plugin.js';
+
+// Required, not imported: an import of this CommonJS bundle also has Node's
+// lexer scan its 180 kB for export names, a cost every start paid.
+const { Drop, Liquid: LiquidEngine } = createRequire(import.meta.url)('liquidjs') as typeof import('liquidjs');
 
 type KeyPath = (string | number)[];
 
@@ -22,7 +27,7 @@ function printable(v: unknown): unknown {
  * bound what one render can cost. Every output goes through `escape`.
  */
 function engine(escape: (v: unknown) => unknown): Liquid {
-  const liquid = new Liquid({
+  const liquid = new LiquidEngine({
     ownPropertyOnly: true,
     strictFilters: true,
     strictVariables: false,

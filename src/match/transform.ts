@@ -7,7 +7,8 @@
 // Both are compiled at load, so a broken expression is a config error at its
 // key path (and, for JSONata, the character it stopped at).
 
-import jsonata from 'jsonata';
+import { createRequire } from 'node:module';
+import type jsonataType from 'jsonata';
 import { ConfigError, configIssue, formatPath, type ConfigIssue } from '../errors.js';
 import type { TemplateContext } from '../event.js';
 import { DeliveryError, type JsonSchema, type JsonValue } from '../plugin.js';
@@ -65,8 +66,14 @@ interface JsonataFailure {
   message?: string;
 }
 
+// JSONata is one 300 kB file: required (not imported, which would also have
+// Node's CommonJS lexer scan it) on the first transform a config has.
+const require = createRequire(import.meta.url);
+let jsonataLib: typeof jsonataType | undefined;
+const jsonata = (...args: Parameters<typeof jsonataType>) => (jsonataLib ??= require('jsonata') as typeof jsonataType)(...args);
+
 function compileJsonata(source: string, path: KeyPath): CompiledTransform {
-  let expression: jsonata.Expression;
+  let expression: jsonataType.Expression;
   try {
     expression = jsonata(source, { ...JSONATA_LIMITS });
   } catch (err) {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type Koa from 'koa';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { lazyBody } from '../admin/body.js';
+import { UI_PATH } from '../admin/off.js';
 import { loginPage, notFoundPage, shellPage, type Page } from './pages.js';
 import { clearedCookie, sessionCookie, type Sessions } from './session.js';
 
@@ -26,7 +27,6 @@ export interface UiDeps {
 
 const LOGIN_LIMIT = { failures: 10, perSeconds: 300 };
 
-const UI_PATH = /^\/ui(?:\/|$)/;
 const ROUTES: ReadonlyArray<[RegExp, Page]> = [
   [/^\/ui\/?$/, 'overview'],
   [/^\/ui\/events\/?$/, 'events'],
