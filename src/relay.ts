@@ -104,6 +104,7 @@ export class Relay {
       logger,
       concurrency: config.delivery.concurrency,
       leaseMs: config.delivery.leaseMs,
+      paceMs: config.delivery.paceMs,
       workerId: `${hostname()}:${process.pid}`,
       onAttempt: metrics.attempt,
       ...(tracing && { tracing }),
@@ -146,6 +147,7 @@ export class Relay {
         if (queued > leased) deliverer.notify();
       },
       reserve: (planned) => deliverer.reserve(planned),
+      pace: () => deliverer.paced(),
       overloaded: () => (relay?.backlog ?? 0) >= current().server.maxBacklog,
       draining: () => relay?.draining ?? false,
       // Before the ingest catch-all: these paths are Relay's own. With a

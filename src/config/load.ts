@@ -42,7 +42,7 @@ export interface LoadedConfig {
   };
   storage: StorageConfig;
   retentionMs: number;
-  delivery: { concurrency: number; leaseMs: number };
+  delivery: { concurrency: number; leaseMs: number; paceMs: number };
   logLevel: string;
   /** By URL path. */
   sources: Map<string, CompiledSource>;
@@ -161,7 +161,7 @@ export async function loadConfig(path: string, options: LoadOptions = {}): Promi
     },
     storage,
     retentionMs: toMs(raw.storage.retention),
-    delivery: { concurrency: raw.delivery.concurrency, leaseMs: toMs(raw.delivery.lease) },
+    delivery: { concurrency: raw.delivery.concurrency, leaseMs: toMs(raw.delivery.lease), paceMs: toMs(raw.delivery.pace ?? 0) },
     logLevel: raw.log.level,
     sources,
     rules: rules!,

@@ -207,6 +207,12 @@ export function buildConfigSchema(
         properties: {
           concurrency: { type: 'integer', minimum: 1, default: 16, description: 'Deliveries running at once, all actions together.' },
           timeout: { ...durationSchema, default: '10s', description: 'Default timeout of one attempt.' },
+          pace: {
+            ...durationSchema,
+            default: '1s',
+            description:
+              "While this instance's deliveries are behind (its in-memory waiting room is full), an acknowledgement waits up to this long for them to catch up; the event is stored first. 0 answers at once and lets the backlog grow (up to server.maxBacklog).",
+          },
           lease: { ...durationSchema, default: '60s', description: 'How long a claimed delivery is reserved for this instance; if the instance dies, another takes it over after this long. Longer than any action timeout.' },
           retry: { ...retrySchema(true), default: {} },
           circuit: circuitSchema(true),

@@ -78,7 +78,7 @@ export interface RawConfig {
     idleTimeout: Duration;
     keepAlive: Duration | false;
   };
-  delivery: { concurrency: number; timeout: Duration; lease: Duration; retry: RetryConfig; circuit?: CircuitConfig };
+  delivery: { concurrency: number; timeout: Duration; lease: Duration; pace?: Duration; retry: RetryConfig; circuit?: CircuitConfig };
   log: { level: string };
   /** Where actions may connect (src/deliver/egress-policy.ts); `{}` allows all but link-local. */
   egress: EgressConfig;

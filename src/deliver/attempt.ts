@@ -147,8 +147,14 @@ function raceAbort<T>(run: () => Promise<T>, signal: AbortSignal): Promise<T> {
  * Records an attempt under its lease (fenced: if the lease lapsed and another
  * claim took the delivery, the result is dropped), then reports it.
  */
+export interface RecordContext {
+  store: Store;
+  logger: DeliveryLogger;
+  onAttempt: ((info: AttemptInfo) => void) | undefined;
+}
+
 export async function recordAttempt(
-  deps: { store: Store; logger: DeliveryLogger; onAttempt: ((info: AttemptInfo) => void) | undefined },
+  deps: RecordContext,
   d: ClaimedDelivery,
   record: AttemptRecord,
   next: DeliveryNext,

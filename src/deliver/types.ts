@@ -83,6 +83,8 @@ export interface DelivererOptions {
   concurrency: number;
   /** How long a claim stays ours. Action timeouts are clamped below it (see timeoutFor). */
   leaseMs?: number;
+  /** The longest an acknowledgement waits while deliveries are behind (Deliverer#paced); 0 or unset: never. */
+  paceMs?: number;
   workerId: string;
   now?: () => number;
   /** [0, 1), for the backoff jitter. */

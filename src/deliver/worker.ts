@@ -7,14 +7,14 @@
 // from the waiting room when a slot frees (ready.ts). A slot is held while
 // the action runs, not while its attempt is recorded (freeSlot).
 
-import { LazyChild } from '../log.js';
 import type { RelayEvent } from '../event.js';
-import type { AttemptRecord, ClaimedDelivery, DeliveryNext, PlannedDelivery, Store, StoredEvent } from '../queue/store.js';
+import type { ClaimedDelivery, PlannedDelivery, Store, StoredEvent } from '../queue/store.js';
 import { addTo, isBreaker, leasable, Reservations, withDeadline, type Handoff } from './handoff.js';
 import { READY_DEPTH, ReadyQueue, type Verdict } from './ready.js';
 import { Waker } from './waker.js';
 import { leaseMargin, skipTargets, type Running } from './running.js';
-import { decodeEvent, deliveryInfo, planNext, recordAttempt, runAction } from './attempt.js';
+import { deadUnconfigured, perform, type PerformContext } from './perform.js';
+import { decodeEvent } from './attempt.js';
 import type { Tracing } from '../ops/tracing.js';
 import { MemoryBreaker, type Breaker, type CircuitInfo } from './breaker.js';
 import type { ActionCatalog, AttemptInfo, DelivererOptions, DeliveryLogger, ResolvedAction } from './types.js';
@@ -33,6 +33,7 @@ export class Deliverer {
   private readonly logger: DeliveryLogger;
   private readonly concurrency: number;
   private readonly leaseMs: number;
+  private readonly paceMs: number;
   private readonly workerId: string;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -54,6 +55,8 @@ export class Deliverer {
   private readonly reservations = new Reservations();
   /** Deliveries handed over at ingest that wait in memory for a slot (ready.ts). */
   private readonly ready = new ReadyQueue();
+  /** Acknowledgements held back while the waiting room is full (paced). */
+  private pacing: Array<() => void> = [];
   /** Hand-backs of deliveries handed over at ingest, awaited by stop. */
   private readonly releasing = new Set<Promise<void>>();
   /** The last claim may have left due work for lack of slots: a freed slot must wake the loop. */
@@ -63,6 +66,8 @@ export class Deliverer {
   private stopped: Promise<void> | undefined;
   private stopping = false;
   private readonly waker = new Waker();
+  /** What perform() needs from here (perform.ts). */
+  private readonly performing: PerformContext;
   private unsubscribe: (() => void) | undefined;
 
   constructor(options: DelivererOptions) {
@@ -71,6 +76,7 @@ export class Deliverer {
     this.logger = options.logger;
     this.concurrency = Math.max(1, options.concurrency);
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.paceMs = options.paceMs ?? 0;
     this.workerId = options.workerId;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
@@ -79,6 +85,18 @@ export class Deliverer {
     this.decode = options.decode ?? decodeEvent;
     this.onAttempt = options.onAttempt;
     this.tracing = options.tracing;
+    this.performing = {
+      store: this.store,
+      logger: this.logger,
+      onAttempt: this.onAttempt,
+      tracing: this.tracing,
+      decode: this.decode,
+      breaker: this.breaker,
+      now: this.now,
+      random: this.random,
+      timeoutFor: (action, key) => this.timeoutFor(action, key),
+      freeSlot: (r) => this.freeSlot(r),
+    };
   }
 
   start(): void {
@@ -101,6 +119,7 @@ export class Deliverer {
     if (this.stopped) return this.stopped;
     const deadline = Date.now() + graceMs;
     this.stopping = true;
+    for (const done of this.pacing.splice(0)) done();
     this.unsubscribe?.();
     this.notify();
     this.stopped = (async () => {
@@ -154,6 +173,26 @@ export class Deliverer {
     };
   }
 
+  /**
+   * Acknowledgements wait for delivery while it is behind: with the waiting
+   * room full, an ingest's answer waits (at most `delivery.pace`) until it is
+   * half empty. A sender pushing as fast as answers come then gets them at
+   * the pace events go out, so deliveries keep their share of the event loop
+   * instead of the backlog growing without end; the event is stored before
+   * the wait, so nothing depends on it. Undefined (no wait) otherwise.
+   */
+  paced(): Promise<void> | undefined {
+    if (this.paceMs <= 0 || this.ready.size < this.concurrency * READY_DEPTH || this.stopping) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.paceMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.pacing.push(done);
+    });
+  }
+
   /** Queues deliveries an ingest took leased for us behind those already waiting, and starts what may start. */
   private adopt(leased: readonly ClaimedDelivery[]): void {
     if (this.stopping) return this.handBack([...leased]);
@@ -166,6 +205,11 @@ export class Deliverer {
   private pump(): void {
     const now = this.now();
     this.handBack(this.ready.drain(now, (d, waited) => this.admit(d, waited, now)));
+    if (this.pacing.length > 0 && (this.ready.size <= (this.concurrency * READY_DEPTH) / 2 || this.stopping)) {
+      const waiting = this.pacing;
+      this.pacing = [];
+      for (const done of waiting) done();
+    }
   }
 
   private admit(d: ClaimedDelivery, waitedMs: number, now: number): Verdict {
@@ -247,7 +291,7 @@ export class Deliverer {
       if (!action) {
         // Never another action: identities do not depend on position (see inlineName).
         const reason = catalog.hasRule(d.rule) ? ACTION_REMOVED_ERROR : RULE_REMOVED_ERROR;
-        this.track(d, undefined, undefined, (r) => this.unconfigured(r, reason));
+        this.track(d, undefined, undefined, (r) => deadUnconfigured(this.performing, r, reason));
         continue;
       }
       const key = `${d.rule}\u0000${d.action}`;
@@ -259,7 +303,7 @@ export class Deliverer {
       } else if (action.policy.circuit !== false && !this.breaker.admit(d.target, now)) {
         handBack.push(d);
       } else {
-        this.track(d, key, limit, (r) => this.attempt(r, action));
+        this.track(d, key, limit, (r) => perform(this.performing, r, action));
       }
     }
     return handBack;
@@ -299,70 +343,6 @@ export class Deliverer {
     }
     this.pump();
     if (this.starved || wasHeld) this.notify();
-  }
-
-  private async attempt(r: Running, action: ResolvedAction): Promise<void> {
-    const d = r.delivery;
-    const attempt = d.attempts + 1;
-    const log = new LazyChild(this.logger, {
-      deliveryId: d.id,
-      eventId: d.events[0]?.id,
-      rule: d.rule,
-      action: d.action,
-      ...(d.events.length > 1 ? { batch: d.events.length } : {}),
-    });
-    const span = this.tracing?.attempt(
-      d.events.map((e) => e.trace),
-      { deliveryId: d.id, rule: d.rule, action: d.action, plugin: action.plugin, target: d.target, attempt, events: d.events.length },
-    );
-    const o = await runAction(action, {
-      traceparent: span?.traceparent,
-      events: d.events.map(this.decode),
-      attempt,
-      delivery: deliveryInfo(d.id, d.rule, d.action, d.events),
-      controller: r.controller,
-      timeoutMs: this.timeoutFor(action, r.key ?? ''),
-      logger: log,
-      now: this.now,
-    });
-    const circuit = action.policy.circuit;
-    if (r.released) {
-      span?.end({ ok: false, outcome: 'released', error: 'relay is shutting down' });
-      if (circuit !== false) this.breaker.abandon(d.target);
-      return;
-    }
-    r.finishing = true;
-    const now = this.now();
-    const { record, next } = planNext(o, attempt, action.policy.retry, now, this.random);
-    span?.end({ ok: o.ok, status: o.status, error: o.error, outcome: record.outcome });
-
-    // `circuit: false`: this action's results neither trip nor close the target's circuit.
-    const change = circuit === false ? undefined : this.breaker.record(d.target, o.ok || !o.retryable, now, circuit);
-    if (change?.to === 'open') this.logger.warn({ circuit: change.circuit }, `circuit opened for ${d.target}`);
-    if (change?.to === 'closed') this.logger.info({ circuit: change.circuit }, `circuit closed for ${d.target}`);
-
-    const fields = { attempt, durationMs: o.durationMs, status: o.status, error: o.error };
-    if (record.outcome === 'delivered') log.info(fields, 'delivered');
-    else if (record.outcome === 'retry') log.warn({ ...fields, nextAt: next.status === 'failed' ? next.nextAt : undefined }, 'attempt failed, will retry');
-    else log.error(fields, 'delivery dead-lettered');
-
-    this.freeSlot(r);
-    await this.record(d, record, next, { plugin: action.plugin, attempt });
-    r.final = next.status !== 'failed' && change?.to !== 'closed';
-  }
-
-  private async unconfigured(r: Running, reason: string): Promise<void> {
-    r.finishing = true;
-    const d = r.delivery;
-    const now = this.now();
-    this.logger.error({ deliveryId: d.id, rule: d.rule, action: d.action }, `delivery dead-lettered: ${reason}`);
-    const record: AttemptRecord = { startedAt: now, durationMs: 0, outcome: 'dead', error: reason };
-    await this.record(d, record, { status: 'dead' }, { plugin: 'unknown', attempt: d.attempts + 1 });
-    r.final = true;
-  }
-
-  private record(d: ClaimedDelivery, record: AttemptRecord, next: DeliveryNext, meta: { plugin: string; attempt: number }): Promise<void> {
-    return recordAttempt({ store: this.store, logger: this.logger, onAttempt: this.onAttempt }, d, record, next, meta);
   }
 
   /**

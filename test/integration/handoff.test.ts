@@ -4,6 +4,7 @@
 // from the waiting room (src/deliver/ready.ts) when one frees. What does not
 // fit there, or waited so long that its lease would lapse, or goes to an
 // `ordering: fifo` target, goes through the claim path. Real Relay, real receiver.
+import { request } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { tempDir } from '../helpers/config.js';
 import type { Relay } from '../../src/relay.js';
 import { startReceiver, type Receiver } from '../helpers/receivers.js';
 import { startInProcess } from '../helpers/in-process.js';
-import { postArchivus, waitFor } from '../helpers/relay-process.js';
+import { archivusSignature, postArchivus, waitFor } from '../helpers/relay-process.js';
 
 const config = (target: Receiver, action = '') => `
 sources:
@@ -155,5 +156,35 @@ describe('deliveries handed over at ingest', () => {
     const claimed = recordClaims(relay);
     expect((await postArchivus(`${relay.url}/a`, event('f1'), 's')).status).toBe(202);
     expect(claimed.has(await deliveredId(relay, 'f1'))).toBe(true);
+  });
+
+  it('holds acknowledgements while the waiting room is full (delivery.pace), with the event stored first', async () => {
+    const { target: t, open } = await gated();
+    relay = await startInProcess(`delivery: { concurrency: 1, pace: 30s }\n${config(t)}`);
+    const r = relay;
+    // One running and READY_DEPTH - 1 waiting; the next event's delivery fills the waiting room.
+    const ids = Array.from({ length: READY_DEPTH }, (_, i) => `p${i}`);
+    expect((await postArchivus(`${r.url}/a`, event(ids[0]!), 's')).status).toBe(202);
+    await waitFor(() => t.requests.length === 1 || undefined, 'the first delivery in flight');
+    for (const id of ids.slice(1)) expect((await postArchivus(`${r.url}/a`, event(id), 's')).status).toBe(202);
+
+    const body = event('paced');
+    let answered = false;
+    const answer = new Promise<number>((resolve, reject) => {
+      const req = request(`${r.url}/a`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-archivus-signature': archivusSignature(body, 's') } }, (res) => {
+        answered = true;
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    await waitFor(async () => (await r.store.getEvent('paced')) ?? undefined, 'the paced event stored');
+    // An answer written with the commit would have been read by now (same process, loopback).
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
+    open();
+    expect(await answer).toBe(202);
+    for (const id of [...ids, 'paced']) await deliveredId(r, id);
   });
 });
