@@ -12,6 +12,7 @@ import type { ClaimedDelivery, PlannedDelivery, Store, StoredEvent } from '../qu
 import { addTo, isBreaker, leasable, Reservations, withDeadline, type Handoff } from './handoff.js';
 import { READY_DEPTH, ReadyQueue, type Verdict } from './ready.js';
 import { Waker } from './waker.js';
+import { Pacer } from './pace.js';
 import { leaseMargin, skipTargets, type Running } from './running.js';
 import { deadUnconfigured, perform, type PerformContext } from './perform.js';
 import { decodeEvent } from './attempt.js';
@@ -33,7 +34,6 @@ export class Deliverer {
   private readonly logger: DeliveryLogger;
   private readonly concurrency: number;
   private readonly leaseMs: number;
-  private readonly paceMs: number;
   private readonly workerId: string;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -55,8 +55,7 @@ export class Deliverer {
   private readonly reservations = new Reservations();
   /** Deliveries handed over at ingest that wait in memory for a slot (ready.ts). */
   private readonly ready = new ReadyQueue();
-  /** Acknowledgements held back while the waiting room is full (paced). */
-  private pacing: Array<() => void> = [];
+  private readonly pacer: Pacer;
   /** Hand-backs of deliveries handed over at ingest, awaited by stop. */
   private readonly releasing = new Set<Promise<void>>();
   /** The last claim may have left due work for lack of slots: a freed slot must wake the loop. */
@@ -76,7 +75,7 @@ export class Deliverer {
     this.logger = options.logger;
     this.concurrency = Math.max(1, options.concurrency);
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.paceMs = options.paceMs ?? 0;
+    this.pacer = new Pacer(options.paceMs ?? 0);
     this.workerId = options.workerId;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
@@ -119,7 +118,7 @@ export class Deliverer {
     if (this.stopped) return this.stopped;
     const deadline = Date.now() + graceMs;
     this.stopping = true;
-    for (const done of this.pacing.splice(0)) done();
+    this.pacer.catchUp();
     this.unsubscribe?.();
     this.notify();
     this.stopped = (async () => {
@@ -153,8 +152,11 @@ export class Deliverer {
    */
   reserve(planned: readonly PlannedDelivery[]): Handoff | undefined {
     if (this.loopDone === undefined || this.stopping || planned.length === 0) return undefined;
+    const room = this.concurrency * (1 + READY_DEPTH) - this.slotsInUse - this.reservations.total - this.ready.size;
+    // Some of these go to the store for lack of room: deliveries are behind.
+    if (room < planned.length) this.pacer.fallBehind();
     const { deliveries, keys } = leasable(planned, this.catalog(), {
-      free: this.concurrency * (1 + READY_DEPTH) - this.slotsInUse - this.reservations.total - this.ready.size,
+      free: room,
       taken: (key) => (this.perAction.get(key) ?? 0) + this.reservations.of(key) + this.ready.of(key),
       depth: 1 + READY_DEPTH,
       held: (key) => this.held.has(key),
@@ -173,24 +175,9 @@ export class Deliverer {
     };
   }
 
-  /**
-   * Acknowledgements wait for delivery while it is behind: with the waiting
-   * room full, an ingest's answer waits (at most `delivery.pace`) until it is
-   * half empty. A sender pushing as fast as answers come then gets them at
-   * the pace events go out, so deliveries keep their share of the event loop
-   * instead of the backlog growing without end; the event is stored before
-   * the wait, so nothing depends on it. Undefined (no wait) otherwise.
-   */
+  /** Resolves when an ingest's answer may go out (pace.ts); undefined: at once. */
   paced(): Promise<void> | undefined {
-    if (this.paceMs <= 0 || this.ready.size < this.concurrency * READY_DEPTH || this.stopping) return undefined;
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.paceMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.pacing.push(done);
-    });
+    return this.stopping ? undefined : this.pacer.wait();
   }
 
   /** Queues deliveries an ingest took leased for us behind those already waiting, and starts what may start. */
@@ -205,11 +192,6 @@ export class Deliverer {
   private pump(): void {
     const now = this.now();
     this.handBack(this.ready.drain(now, (d, waited) => this.admit(d, waited, now)));
-    if (this.pacing.length > 0 && (this.ready.size <= (this.concurrency * READY_DEPTH) / 2 || this.stopping)) {
-      const waiting = this.pacing;
-      this.pacing = [];
-      for (const done of waiting) done();
-    }
   }
 
   private admit(d: ClaimedDelivery, waitedMs: number, now: number): Verdict {
@@ -279,6 +261,9 @@ export class Deliverer {
     // Work may be left queued that only a freed slot lets us take.
     this.starved = claimed.length >= free || skip.slotBound || handBack.length > 0;
     if (handBack.length > 0) await this.release(handBack);
+    // A full claim may have left due work in the store; a short one took all there was.
+    if (claimed.length >= free) this.pacer.fallBehind();
+    else if (this.ready.size === 0) this.pacer.catchUp();
     if (claimed.length < free) await this.idle(claimNow);
   }
 
@@ -341,6 +326,7 @@ export class Deliverer {
       else this.perAction.delete(r.key);
       wasHeld = this.held.delete(r.key);
     }
+    this.pacer.step();
     this.pump();
     if (this.starved || wasHeld) this.notify();
   }

@@ -158,12 +158,12 @@ describe('deliveries handed over at ingest', () => {
     expect(claimed.has(await deliveredId(relay, 'f1'))).toBe(true);
   });
 
-  it('holds acknowledgements while the waiting room is full (delivery.pace), with the event stored first', async () => {
+  it('holds an acknowledgement while deliveries are behind (delivery.pace) until one goes out, with the event stored first', async () => {
     const { target: t, open } = await gated();
     relay = await startInProcess(`delivery: { concurrency: 1, pace: 30s }\n${config(t)}`);
     const r = relay;
-    // One running and READY_DEPTH - 1 waiting; the next event's delivery fills the waiting room.
-    const ids = Array.from({ length: READY_DEPTH }, (_, i) => `p${i}`);
+    // One running and READY_DEPTH waiting: the next event's delivery has no room and goes to the store.
+    const ids = Array.from({ length: READY_DEPTH + 1 }, (_, i) => `p${i}`);
     expect((await postArchivus(`${r.url}/a`, event(ids[0]!), 's')).status).toBe(202);
     await waitFor(() => t.requests.length === 1 || undefined, 'the first delivery in flight');
     for (const id of ids.slice(1)) expect((await postArchivus(`${r.url}/a`, event(id), 's')).status).toBe(202);
