@@ -15,6 +15,8 @@ export interface SqliteOptions {
   sync: 'normal' | 'full';
   /** How long a write waits for another process's transaction; default 5 s. */
   busyTimeoutMs?: number;
+  /** WAL size the checkpointer cuts back to nothing once the store is quiet (default 64 MB; checkpointer.ts). */
+  walTruncateOver?: number;
 }
 
 // Dynamic queries (IN lists) produce new SQL text; bound the cache.
@@ -29,10 +31,8 @@ export function openSqlite(options: SqliteOptions): Engine {
     conn.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     // Checkpoints run in a worker thread (checkpointer.ts), not in a commit.
     if (!memory) conn.pragma('wal_autocheckpoint = 0');
-    // A burst can grow the WAL far past its usual size before a checkpoint
-    // catches up; when the writer next restarts it, it is cut back to 64 MB
-    // instead of keeping the burst's size on disk for good.
-    conn.pragma('journal_size_limit = 67108864');
+    // No journal_size_limit: the checkpointer cuts a grown WAL back when the
+    // store is quiet, not in the commit that restarts it (checkpointer.ts).
     // SQLite's REGEXP operator calls this; type globs in event lists use it (read.ts).
     const patterns = new Map<string, RegExp>();
     conn.function('regexp', { deterministic: true }, (pattern, value) => {
@@ -49,7 +49,7 @@ export function openSqlite(options: SqliteOptions): Engine {
     throw err;
   }
 
-  const checkpointer: Checkpointer | undefined = memory ? undefined : startCheckpointer(resolve(options.path), 1000, options.busyTimeoutMs ?? 5000);
+  const checkpointer: Checkpointer | undefined = memory ? undefined : startCheckpointer(resolve(options.path), 1000, options.busyTimeoutMs ?? 5000, options.walTruncateOver);
 
   const statements = new Map<string, Statement>();
   const prepare = (sql: string): Statement => {

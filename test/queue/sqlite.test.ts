@@ -62,6 +62,25 @@ describe('sqlite store files', () => {
     }
   });
 
+  test('a grown WAL is cut back by the checkpointer once the store is quiet, never by a commit', async () => {
+    const path = join(tempDir(), 'relay.db');
+    const engine = openSqlite({ path, sync: 'normal', walTruncateOver: 1024 * 1024 });
+    try {
+      // Truncating a large WAL in the commit that restarts it stalled every request for ~250 ms.
+      expect(await engine.read(() => all(raw('pragma journal_size_limit')))).toEqual([{ journal_size_limit: -1 }]);
+      await engine.write(() => all(raw('create table t (x blob)')));
+      for (let i = 0; i < 12; i++) await engine.write(() => all(raw('insert into t values (randomblob(250000))')));
+      const wal = () => (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
+      expect(wal()).toBeGreaterThan(1024 * 1024);
+      const deadline = Date.now() + 30_000;
+      while (wal() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(wal()).toBe(0);
+      expect(await engine.read(() => all(raw('select count(*) as n from t')))).toEqual([{ n: 12 }]);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test('close checkpoints the WAL into the database file', async () => {
     const path = join(tempDir(), 'relay.db');
     const store = await openStore({ driver: 'sqlite', path, sync: 'normal' });
