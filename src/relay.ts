@@ -147,7 +147,7 @@ export class Relay {
         if (queued > leased) deliverer.notify();
       },
       reserve: (planned) => deliverer.reserve(planned),
-      pace: () => deliverer.paced(),
+      pace: (deliveries) => deliverer.paced(deliveries),
       overloaded: () => (relay?.backlog ?? 0) >= current().server.maxBacklog,
       draining: () => relay?.draining ?? false,
       // Before the ingest catch-all: these paths are Relay's own. With a

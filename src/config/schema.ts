@@ -211,7 +211,7 @@ export function buildConfigSchema(
             ...durationSchema,
             default: '1s',
             description:
-              "While this instance's deliveries are behind, an acknowledgement waits up to this long for one delivery to go out; the event is stored first. 0 answers at once and lets the backlog grow (up to server.maxBacklog).",
+              "While this instance's deliveries are behind, an acknowledgement waits up to this long for as many deliveries to go out as its event planned; the event is stored first. 0 answers at once and lets the backlog grow (up to server.maxBacklog).",
           },
           lease: { ...durationSchema, default: '60s', description: 'How long a claimed delivery is reserved for this instance; if the instance dies, another takes it over after this long. Longer than any action timeout.' },
           retry: { ...retrySchema(true), default: {} },

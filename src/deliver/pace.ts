@@ -4,11 +4,12 @@
 // server.maxBacklog turns events away. While this process is behind (work
 // it cannot hold in memory went to the store, or a claim found more due
 // work than it could take), each answer waits, after its event is stored,
-// for one delivery to go out, at most `maxMs`. Caught up, nobody waits.
+// for as many deliveries to go out as its event planned, at most `maxMs`.
+// Caught up, nobody waits.
 
 export class Pacer {
   private behind = false;
-  private waiting: Array<() => void> = [];
+  private waiting: Array<{ need: number; done: () => void }> = [];
 
   constructor(private readonly maxMs: number) {}
 
@@ -23,29 +24,33 @@ export class Pacer {
     this.releaseAll();
   }
 
-  /** A delivery went out: the oldest waiting answer goes. */
+  /** A delivery went out: it counts for the oldest waiting answer, which goes once its event's count is reached. */
   step(): void {
-    this.waiting.shift()?.();
+    const head = this.waiting[0];
+    if (head && --head.need <= 0) head.done();
   }
 
   releaseAll(): void {
     const waiting = this.waiting;
     this.waiting = [];
-    for (const done of waiting) done();
+    for (const w of waiting) w.done();
   }
 
-  /** Undefined when the answer need not wait. */
-  wait(): Promise<void> | undefined {
-    if (!this.behind) return undefined;
+  /** `deliveries`: how many its event planned. Undefined when the answer need not wait. */
+  wait(deliveries: number): Promise<void> | undefined {
+    if (!this.behind || deliveries <= 0) return undefined;
     return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        const i = this.waiting.indexOf(done);
-        if (i >= 0) this.waiting.splice(i, 1);
-        resolve();
+      const entry = {
+        need: deliveries,
+        done: (): void => {
+          clearTimeout(timer);
+          const i = this.waiting.indexOf(entry);
+          if (i >= 0) this.waiting.splice(i, 1);
+          resolve();
+        },
       };
-      const timer = setTimeout(done, this.maxMs);
-      this.waiting.push(done);
+      const timer = setTimeout(entry.done, this.maxMs);
+      this.waiting.push(entry);
     });
   }
 }

@@ -175,9 +175,9 @@ export class Deliverer {
     };
   }
 
-  /** Resolves when an ingest's answer may go out (pace.ts); undefined: at once. */
-  paced(): Promise<void> | undefined {
-    return this.stopping ? undefined : this.pacer.wait();
+  /** Resolves when the answer to an event that planned `deliveries` may go out (pace.ts); undefined: at once. */
+  paced(deliveries: number): Promise<void> | undefined {
+    return this.stopping ? undefined : this.pacer.wait(deliveries);
   }
 
   /** Queues deliveries an ingest took leased for us behind those already waiting, and starts what may start. */

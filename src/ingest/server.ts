@@ -30,7 +30,7 @@ export interface IngestDeps {
    * Resolves when the answer may go out: at once, unless this process's
    * deliveries are behind (Deliverer#paced). The event is stored already.
    */
-  pace?(): Promise<void> | undefined;
+  pace?(deliveries: number): Promise<void> | undefined;
   /** True while the backlog is over its bound: answer 503 with Retry-After. */
   overloaded(): boolean;
   /** True once shutdown began: answer 503. */
@@ -151,7 +151,7 @@ export function createApp(deps: IngestDeps): Koa {
     if (outcome.status === 'accepted' && deliveries.length) deps.onQueued(deliveries.length, outcome.leased?.length ?? 0);
     deps.observe?.(source.name, event.type, outcome.status, matched);
     log.info({ eventId: event.id, type: event.type, matched, status: outcome.status, secretIndex: checked.secret }, 'event received');
-    if (outcome.status === 'accepted') await deps.pace?.();
+    if (outcome.status === 'accepted') await deps.pace?.(deliveries.length);
     return send(ctx, accepted(outcome));
   }
   return app;

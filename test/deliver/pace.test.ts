@@ -12,16 +12,16 @@ const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('Pacer', () => {
   it('never holds an answer while caught up, or when pace is 0', () => {
-    expect(new Pacer(60_000).wait()).toBeUndefined();
+    expect(new Pacer(60_000).wait(1)).toBeUndefined();
     const off = new Pacer(0);
     off.fallBehind();
-    expect(off.wait()).toBeUndefined();
+    expect(off.wait(1)).toBeUndefined();
   });
 
   it('lets the oldest waiting answer go per delivery out, and all of them on catching up', async () => {
     const pacer = new Pacer(60_000);
     pacer.fallBehind();
-    const [a, b, c] = [pacer.wait()!, pacer.wait()!, pacer.wait()!].map(settledOf);
+    const [a, b, c] = [pacer.wait(1)!, pacer.wait(1)!, pacer.wait(1)!].map(settledOf);
     await turn();
     expect([a!.done, b!.done, c!.done]).toEqual([false, false, false]);
     pacer.step();
@@ -30,13 +30,29 @@ describe('Pacer', () => {
     pacer.catchUp();
     await turn();
     expect([b!.done, c!.done]).toEqual([true, true]);
-    expect(pacer.wait()).toBeUndefined();
+    expect(pacer.wait(1)).toBeUndefined();
+  });
+
+  it('holds the answer to an event of N deliveries until N went out, and never one that planned none', async () => {
+    const pacer = new Pacer(60_000);
+    pacer.fallBehind();
+    expect(pacer.wait(0)).toBeUndefined();
+    const [a, b] = [pacer.wait(2)!, pacer.wait(1)!].map(settledOf);
+    pacer.step();
+    await turn();
+    expect([a!.done, b!.done]).toEqual([false, false]);
+    pacer.step();
+    await turn();
+    expect([a!.done, b!.done]).toEqual([true, false]);
+    pacer.step();
+    await turn();
+    expect(b!.done).toBe(true);
   });
 
   it('lets an answer go after at most maxMs', async () => {
     const pacer = new Pacer(20);
     pacer.fallBehind();
-    await pacer.wait(); // resolves by its timer: nothing else releases it
+    await pacer.wait(1); // resolves by its timer: nothing else releases it
     pacer.step(); // the timed-out waiter left the queue: nothing to release, no throw
   });
 });
