@@ -359,7 +359,10 @@ export class Deliverer {
     // Due already at claim time but not claimed: skipped or someone else's.
     // Waking for it would spin; a freed slot or reopening circuit wakes us instead.
     if (due !== null && due > claimNow) wait = Math.min(wait, due - now);
-    const reopen = this.breaker.nextReopenAt(now);
+    // Asked as of the claim, whose skip list was made then: a circuit that
+    // reopened since (a timer may fire a millisecond early, a loaded claim
+    // takes longer) means claiming again now, not sleeping a whole poll.
+    const reopen = this.breaker.nextReopenAt(claimNow);
     if (reopen !== null) wait = Math.min(wait, reopen - now);
     await this.sleep(wait);
   }

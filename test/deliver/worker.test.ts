@@ -349,6 +349,27 @@ describe('Deliverer: circuit breaker', () => {
 });
 
 describe('Deliverer: circuit breaker wake-up', () => {
+  it('claims again at once when the circuit reopened while the claim that skipped it ran', async () => {
+    let calls = 0;
+    const flaky = action('a', async () => {
+      if (++calls === 1) throw new Error('connect ECONNREFUSED');
+    });
+    const h = harness(catalogOf(flaky), { breaker: { threshold: 1, cooldownMs: 50 } });
+    // Every claim takes 100 ms of the (fake) clock: the one made while the
+    // circuit is open ends after its cool-down, with nothing else to wake the
+    // worker for the 10 s poll.
+    const claim = h.store.claim.bind(h.store);
+    h.store.claim = async (options) => {
+      const got = await claim(options);
+      h.clock.now += 100;
+      return got;
+    };
+    const id = h.store.add({ rule: 'r', action: 'a' });
+    h.deliverer.start();
+    await waitFor(() => h.store.get(id).status === 'delivered', 5_000);
+    expect(outcomes(h.store, id)).toEqual(['retry', 'delivered']);
+  });
+
   it('wakes when an open circuit’s cool-down ends, not at the next poll', async () => {
     let calls = 0;
     const flaky = action('a', async () => {
