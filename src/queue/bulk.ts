@@ -26,9 +26,6 @@ export interface LeasedRow {
   lease_generation: number;
 }
 
-// PostgreSQL: a statement per row would cost a round trip per row, so a
-// group's events and plain deliveries go in one statement each, as arrays.
-// (On SQLite a prepared per-row insert is cheaper than any bulk form.)
 const PG_INSERT_EVENTS = `insert into events (source, event_id, type, received_at, headers, body, matched, status, trace)
   select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::text[])
   on conflict (source, event_id) do nothing
@@ -44,17 +41,7 @@ export function* insertEventsBulk(e: EventParams[]): Step<Array<number | undefin
   const rows = yield* all(
     raw<{ seq: number; source: string; event_id: string }>(
       PG_INSERT_EVENTS,
-      [
-        e.map((x) => x.source),
-        e.map((x) => x.id),
-        e.map((x) => x.type),
-        e.map((x) => x.receivedAt),
-        e.map((x) => x.headers),
-        e.map((x) => x.body),
-        e.map((x) => x.matched),
-        e.map((x) => x.status),
-        e.map((x) => x.trace),
-      ],
+      columnsOf(e, 9, (x) => [x.source, x.id, x.type, x.receivedAt, x.headers, x.body, x.matched, x.status, x.trace]),
       statementName(PG_INSERT_EVENTS),
     ),
   );
@@ -74,17 +61,16 @@ export function* insertDeliveriesBulk(rows: SingleDelivery[]): Step<LeasedRow[]>
   const inserted = yield* all(
     raw<LeasedRow & { claimed_by: string | null }>(
       PG_INSERT_DELIVERIES,
-      [
-        rows.map((r) => r.seq),
-        rows.map((r) => r.rule),
-        rows.map((r) => r.action),
-        rows.map((r) => r.target),
-        rows.map((r) => r.now),
-        rows.map((r) => r.worker ?? null),
-        rows.map((r) => r.leaseUntil ?? null),
-      ],
+      columnsOf(rows, 7, (r) => [r.seq, r.rule, r.action, r.target, r.now, r.worker ?? null, r.leaseUntil ?? null]),
       statementName(PG_INSERT_DELIVERIES),
     ),
   );
   return inserted.filter((r) => r.claimed_by !== null);
+}
+
+/** unnest()'s parameters: one array per column (`count` of them), from each row's values in column order. */
+export function columnsOf<T>(rows: readonly T[], count: number, values: (row: T) => unknown[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: count }, () => []);
+  for (const row of rows) values(row).forEach((v, i) => columns[i]!.push(v));
+  return columns;
 }

@@ -5,6 +5,7 @@ import { sql, type Kysely } from 'kysely';
 
 import type { Headers } from '../event.js';
 import { all, exec, Prepared, raw, statementName, type Dialect, type Step } from './engine.js';
+import { columnsOf } from './bulk.js';
 import type { Database } from './schema.js';
 import type { AttemptRecord, DeliveryStatus, EventStatus, StoredEvent } from './store.js';
 
@@ -327,21 +328,7 @@ export function* finishBulk(items: FinishParams[]): Step<{ recorded: Set<number>
   const rows = yield* all(
     raw<{ i: number; seq: number | null }>(
       PG_FINISH,
-      [
-        items.map((f) => f.id),
-        items.map((f) => f.status),
-        items.map((f) => f.nextAt),
-        items.map((f) => f.error),
-        items.map((f) => f.now),
-        items.map((f) => f.startedAt),
-        items.map((f) => f.durationMs),
-        items.map((f) => f.outcome),
-        items.map((f) => f.httpStatus),
-        items.map((f) => f.response),
-        items.map((f) => f.request),
-        items.map((f) => f.claimedBy),
-        items.map((f) => f.generation),
-      ],
+      columnsOf(items, 13, (f) => [f.id, f.status, f.nextAt, f.error, f.now, f.startedAt, f.durationMs, f.outcome, f.httpStatus, f.response, f.request, f.claimedBy, f.generation]),
       statementName(PG_FINISH),
     ),
   );
