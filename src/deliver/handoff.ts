@@ -7,6 +7,7 @@
 import type { Breaker, BreakerOptions } from './breaker.js';
 import type { ClaimedDelivery, IngestLease, PlannedDelivery } from '../queue/store.js';
 import type { ActionCatalog } from './types.js';
+import { actionKey } from './running.js';
 
 /** What the Deliverer's slots look like to one ingest. */
 export interface SlotView {
@@ -38,7 +39,7 @@ export function leasable(planned: readonly PlannedDelivery[], catalog: ActionCat
     if (d.batch !== undefined || keys.length >= slots.free) return d;
     const action = catalog.get(d.rule, d.action);
     if (!action || fifo.includes(d.target)) return d;
-    const key = `${d.rule}\u0000${d.action}`;
+    const key = actionKey(d);
     const taken = slots.taken(key) + keys.filter((k) => k === key).length;
     if (taken >= Math.max(1, action.policy.concurrency) * slots.depth || slots.held(key)) return d;
     if (action.policy.circuit !== false) {

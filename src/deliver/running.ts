@@ -25,6 +25,11 @@ export interface Running {
   done: Promise<void>;
 }
 
+/** An action's slots and waiting places are counted under its rule and name. */
+export function actionKey(d: { rule: string; action: string }): string {
+  return `${d.rule}\u0000${d.action}`;
+}
+
 /** What a lease keeps beyond its attempt's timeout, for recording the attempt. */
 export function leaseMargin(leaseMs: number): number {
   return Math.min(5_000, Math.floor(leaseMs / 10));

@@ -13,7 +13,7 @@ import { addTo, isBreaker, leasable, Reservations, withDeadline, type Handoff } 
 import { READY_DEPTH, ReadyQueue, type Verdict } from './ready.js';
 import { Waker } from './waker.js';
 import { Pacer } from './pace.js';
-import { leaseMargin, skipTargets, type Running } from './running.js';
+import { actionKey, leaseMargin, skipTargets, type Running } from './running.js';
 import { deadUnconfigured, perform, type PerformContext } from './perform.js';
 import { decodeEvent } from './attempt.js';
 import type { Tracing } from '../ops/tracing.js';
@@ -184,7 +184,7 @@ export class Deliverer {
   private adopt(leased: readonly ClaimedDelivery[]): void {
     if (this.stopping) return this.handBack([...leased]);
     const now = this.now();
-    for (const d of leased) this.ready.push(d, `${d.rule}\u0000${d.action}`, now);
+    for (const d of leased) this.ready.push(d, actionKey(d), now);
     this.pump();
   }
 
@@ -197,15 +197,11 @@ export class Deliverer {
   private admit(d: ClaimedDelivery, waitedMs: number, now: number): Verdict {
     if (this.stopping) return 'hand-back';
     const action = this.catalog().get(d.rule, d.action);
-    if (!action) {
-      this.dispatch([d], now); // records it dead: its rule or action is gone
-      return 'start';
-    }
-    const key = `${d.rule}\u0000${d.action}`;
     // Its lease began at ingest: it must outlast the attempt (see timeoutFor).
-    if (waitedMs > this.leaseMs - leaseMargin(this.leaseMs) - this.timeoutFor(action, key)) return 'hand-back';
-    if (this.slotsInUse >= this.concurrency || (this.perAction.get(key) ?? 0) >= Math.max(1, action.policy.concurrency)) return 'wait';
-    return this.dispatch([d], now).length === 0 ? 'start' : 'hand-back';
+    if (action && waitedMs > this.leaseMs - leaseMargin(this.leaseMs) - this.timeoutFor(action, actionKey(d))) return 'hand-back';
+    if (this.slotsInUse >= this.concurrency) return 'wait';
+    const started = this.startOne(d, now);
+    return started === 'started' ? 'start' : started === 'full' ? 'wait' : 'hand-back';
   }
 
   private handBack(leases: ClaimedDelivery[]): void {
@@ -269,29 +265,36 @@ export class Deliverer {
 
   /** Starts what may start; returns the ids to hand back (action full, or circuit not admitting). */
   private dispatch(claimed: ClaimedDelivery[], now: number): ClaimedDelivery[] {
-    const catalog = this.catalog();
     const handBack: ClaimedDelivery[] = [];
     for (const d of claimed) {
-      const action = catalog.get(d.rule, d.action);
-      if (!action) {
-        // Never another action: identities do not depend on position (see inlineName).
-        const reason = catalog.hasRule(d.rule) ? ACTION_REMOVED_ERROR : RULE_REMOVED_ERROR;
-        this.track(d, undefined, undefined, (r) => deadUnconfigured(this.performing, r, reason));
-        continue;
-      }
-      const key = `${d.rule}\u0000${d.action}`;
-      const limit = Math.max(1, action.policy.concurrency);
-      // Limit first: admit() spends a half-open circuit's single trial.
-      if ((this.perAction.get(key) ?? 0) >= limit) {
-        handBack.push(d);
-        addTo(this.held, key, d.target);
-      } else if (action.policy.circuit !== false && !this.breaker.admit(d.target, now)) {
-        handBack.push(d);
-      } else {
-        this.track(d, key, limit, (r) => perform(this.performing, r, action));
-      }
+      const started = this.startOne(d, now);
+      if (started === 'started') continue;
+      handBack.push(d);
+      if (started === 'full') addTo(this.held, actionKey(d), d.target);
     }
     return handBack;
+  }
+
+  /**
+   * Starts one delivery unless its action's slots are full or its target's
+   * circuit refuses it. One whose rule or action a reload removed starts
+   * too: it is recorded dead (never run by another action, see inlineName).
+   */
+  private startOne(d: ClaimedDelivery, now: number): 'started' | 'full' | 'refused' {
+    const catalog = this.catalog();
+    const action = catalog.get(d.rule, d.action);
+    if (!action) {
+      const reason = catalog.hasRule(d.rule) ? ACTION_REMOVED_ERROR : RULE_REMOVED_ERROR;
+      this.track(d, undefined, undefined, (r) => deadUnconfigured(this.performing, r, reason));
+      return 'started';
+    }
+    const key = actionKey(d);
+    const limit = Math.max(1, action.policy.concurrency);
+    // Limit first: admit() spends a half-open circuit's single trial.
+    if ((this.perAction.get(key) ?? 0) >= limit) return 'full';
+    if (action.policy.circuit !== false && !this.breaker.admit(d.target, now)) return 'refused';
+    this.track(d, key, limit, (r) => perform(this.performing, r, action));
+    return 'started';
   }
 
   private track(d: ClaimedDelivery, key: string | undefined, limit: number | undefined, task: (r: Running) => Promise<void>): void {
