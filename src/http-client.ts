@@ -1,11 +1,16 @@
-// undici's request and fetch for plugins, re-exported by the plugin API
-// (`import { request } from 'relay-webhooks'`). Loaded at the first call:
-// importing the API must not cost every process undici (see egress.ts).
+// undici, loaded (synchronously: it is CommonJS) at its first use: a config
+// without HTTP actions, `relay validate`, and importing the plugin API never
+// load its ~50 modules (~11 MB of a server's RSS). Its request and fetch are
+// re-exported by the plugin API (`import { request } from 'relay-webhooks'`);
+// egress.ts builds the shared dispatcher from the same loader.
 
-import type * as undici from 'undici';
+import { createRequire } from 'node:module';
 
-type Request = typeof undici.request;
-type Fetch = typeof undici.fetch;
+import type * as Undici from 'undici';
 
-export const request = (async (...args: Parameters<Request>) => (await import('undici')).request(...args)) as Request;
-export const fetch = (async (...args: Parameters<Fetch>) => (await import('undici')).fetch(...args)) as Fetch;
+export function undici(): typeof Undici {
+  return createRequire(import.meta.url)('undici') as typeof Undici;
+}
+
+export const request: typeof Undici.request = (...args) => undici().request(...args);
+export const fetch: typeof Undici.fetch = (...args) => undici().fetch(...args);

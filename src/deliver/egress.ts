@@ -7,8 +7,8 @@
 
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net';
-import { createRequire } from 'node:module';
 import type { Agent, buildConnector as BuildConnector, Dispatcher } from 'undici';
+import { undici } from '../http-client.js';
 import { DeliveryError } from '../plugin.js';
 import { EgressPolicy } from './egress-policy.js';
 
@@ -91,15 +91,6 @@ function connector(policy: EgressPolicy, lookup: LookupFunction, timeout: number
     }
     connect(options, callback);
   };
-}
-
-/**
- * undici, loaded (synchronously: it is CommonJS) when the first HTTP client
- * is made: a config without HTTP actions, and `relay validate`, never load
- * its ~50 modules (~11 MB of a server's RSS).
- */
-function undici(): typeof import('undici') {
-  return createRequire(import.meta.url)('undici') as typeof import('undici');
 }
 
 export interface EgressHandle {
