@@ -95,7 +95,7 @@ export function parseEventQuery(query: EventQuery, now = Date.now()): EventFilte
   return filter;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+export const iso = (ms: number) => new Date(ms).toISOString();
 
 export async function listEvents(store: Store, query: EventQuery = {}, now = Date.now()): Promise<EventPage> {
   const filter = parseEventQuery(query, now);

@@ -4,9 +4,8 @@
 import type { CircuitState } from '../deliver/breaker.js';
 import { storedCircuits } from '../deliver/shared-breaker.js';
 import type { AttemptRecord, Store } from '../queue/store.js';
-import { MAX_LIMIT } from './operations.js';
+import { iso, MAX_LIMIT } from './operations.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export interface TargetHealth {
   target: string;

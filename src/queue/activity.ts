@@ -9,7 +9,7 @@
 import { sql, type Kysely } from 'kysely';
 
 import { all, type Dialect, type Step } from './engine.js';
-import { ACTIVITY_TABLE } from './rollup.js';
+import { ACTIVITY_TABLE, minuteOf } from './rollup.js';
 import type { Database } from './schema.js';
 import type { Activity, ActivityQuery, AttemptRecord } from './store.js';
 
@@ -54,7 +54,7 @@ type Counted = { b: number | string; n: number | string };
 
 /** SQLite: sums of the per-minute counts (rollup.ts); `since` is taken to its minute. */
 function* rollupSteps(db: Kysely<Database>, q: ActivityQuery, width: number): Step<Activity> {
-  const minute = Math.floor(q.since / 60_000) * 60_000;
+  const minute = minuteOf(q.since);
   const sums = (kind: string, keys: 'k1' | 'k2' | 'k1, k2, k3') =>
     sql<never>`
       select ${sql.raw(keys)}, cast(minute / ${width} as bigint) as b, sum(n) as n

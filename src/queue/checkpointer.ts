@@ -45,9 +45,9 @@ parentPort.once('message', () => {
 `;
 
 /** A WAL file over this size is truncated once the store has been quiet... */
-export const TRUNCATE_OVER = 64 * 1024 * 1024;
+const TRUNCATE_OVER = 64 * 1024 * 1024;
 /** ...for this many checkpoint ticks in a row (1 s each by default). */
-export const QUIET_TICKS = 3;
+const QUIET_TICKS = 3;
 
 export interface Checkpointer {
   stop(): Promise<void>;

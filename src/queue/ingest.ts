@@ -63,27 +63,13 @@ export function* ingestSteps(ctx: StoreContext, items: IngestItem[], now: number
     const owner = leasedBy.get(row.event_seq);
     const planned = owner?.item.deliveries.find((d) => d.rule === row.rule && d.action === row.action);
     if (!owner || !planned || !owner.item.lease) continue;
-    (owner.outcome.leased ??= []).push(claimedOf(row, planned, owner.item.lease.worker, stored(owner.item.original, row.event_seq)));
+    (owner.outcome.leased ??= []).push(claimedOf(row, planned, owner.item.lease.worker, { ...owner.item.original, seq: row.event_seq }));
   }
   return outcomes;
 }
 
 function claimedOf(row: LeasedRow, d: PlannedDelivery, worker: string, event: StoredEvent): ClaimedDelivery {
   return { id: row.id, claimedBy: worker, generation: row.lease_generation, rule: d.rule, action: d.action, target: d.target, attempts: 0, events: [event] };
-}
-
-function stored(e: NewEvent, seq: number): StoredEvent {
-  return {
-    seq,
-    id: e.id,
-    source: e.source,
-    type: e.type,
-    receivedAt: e.receivedAt,
-    headers: e.headers,
-    rawBody: e.rawBody,
-    matched: e.matched,
-    ...(e.trace !== undefined && { trace: e.trace }),
-  };
 }
 
 /** The seq of each inserted event; undefined for a duplicate. */

@@ -68,7 +68,7 @@ export function tallyStatements(): string[] {
 }
 
 // The trigger's `received_at / 60000 * 60000`: SQLite's integer division truncates toward zero.
-const minuteOf = (ms: number): number => Math.trunc(ms / MINUTE) * MINUTE;
+export const minuteOf = (ms: number): number => Math.trunc(ms / MINUTE) * MINUTE;
 
 const UPSERT = `insert into ${ACTIVITY_TABLE} (minute, kind, k1, k2, k3, n) values (?, ?, ?, ?, ?, ?) ${UPSERT_CLAUSE}`;
 const MARK_EVENTS = `update ${MARKS_TABLE} set last = (select max(seq) from events) where kind = 'event'`;
