@@ -13,7 +13,7 @@ import pg from 'pg';
 import { PATH, runLoad, SECRET, wrkAvailable, type LoaderName, type LoadResult } from './load.js';
 import { openLoop } from './open-loop.js';
 import { webhookArgs, webhookVersion } from './peers.js';
-import { procs, setIdleShare, settle, sleep, start, statusKb, stop, stopSampling, cpuTicks, CLK_TCK, t0, type Proc } from './procs.js';
+import { procs, settle as settleAll, sleep, start, statusKb, stop, stopSampling, cpuTicks, CLK_TCK, t0, type Proc } from './procs.js';
 import { LOG_LINES_PER_EVENT, stateDir, writeRelayConfig, type RelayConfigSpec } from './relay-configs.js';
 import { headline, renderResults, summariseProfile, writeBenchmarks, type BenchReport, type Row } from './report.js';
 import { measureStartup } from './startup.js';
@@ -51,7 +51,8 @@ const opt = {
   pgUrl: process.env.RELAY_BENCH_PG_URL ?? (flag.pg ? 'postgres://postgres@127.0.0.1:5432/test' : undefined),
   loader: (flag.loader ?? (wrkAvailable() ? 'wrk' : 'autocannon')) as LoaderName,
 };
-if (flag.profile) setIdleShare(0.15);
+/** Idle as the profiler allows: its sampling thread is busy on its own. */
+const settle = () => settleAll(180_000, flag.profile ? 0.15 : 0.02);
 const scratch = mkdtempSync(join(tmpdir(), 'relay-bench-'));
 const pgSchema = `relay_bench_${process.pid}_${Date.now().toString(36)}`;
 
